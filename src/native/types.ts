@@ -1,0 +1,159 @@
+// The contract between the runtime (which decides) and the native addon (which only executes).
+//
+// The container's init is a child cloned by the addon from this multi-threaded Bun process. It may
+// only make raw system calls, so everything it does is decided here in advance as a flat list of
+// operations (an InitPlan). The addon parses the plan in the parent (where allocation is fine),
+// clones, and the child walks the parsed ops in order, then execs. No policy lives in Rust: the order
+// of the ops, which errors are tolerated and every constant come from TypeScript.
+
+/** One step of the init. Paths marked "inRoot" are resolved under `InitPlan.rootfs` with
+ * openat2(RESOLVE_IN_ROOT), so a symlink can never lead a mount or a mknod out of the rootfs. */
+export type InitOp =
+  /** setns(open(path), nstype). */
+  | { op: "setns"; path: string; nstype: number }
+  /** unshare(flags). */
+  | { op: "unshare"; flags: number }
+  /** Send SYNC(tag) to the parent and block until it answers; a non-zero answer aborts the init. */
+  | { op: "sync"; tag: number }
+  /** clone(CLONE_PARENT|SIGCHLD): the new process (a sibling, so the runtime can reap it) continues
+   * with the next op; the old one sends PID(newpid) and exits 0. Needed after unshare(CLONE_NEWPID /
+   * CLONE_NEWTIME) or setns into a pid namespace, which only affect children. */
+  | { op: "forkParent" }
+  /** mkdir -p. Existing directories are fine. */
+  | { op: "mkdirAll"; path: string; mode: number; inRoot: boolean }
+  /** Create an empty regular file if nothing exists there (a bind-mount target for a file). */
+  | { op: "touch"; path: string; mode: number; inRoot: boolean }
+  /** mount(2). `target` is resolved (inRoot) and mounted through /proc/self/fd/N. `source` is a host
+   * path for binds (never resolved in root). null fields are passed as NULL. */
+  | {
+      op: "mount";
+      source: string | null;
+      target: string;
+      fstype: string | null;
+      flags: number;
+      data: string | null;
+      inRoot: boolean;
+      /** Treat ENOENT on the target as success (maskedPaths / readonlyPaths). */
+      optional?: boolean;
+    }
+  /** mount_setattr(AT_RECURSIVE if recursive) with attr_set / attr_clr / propagation. */
+  | {
+      op: "mountSetattr";
+      target: string;
+      attrSet: number;
+      attrClr: number;
+      propagation: number;
+      recursive: boolean;
+      inRoot: boolean;
+    }
+  /** Mask a path: bind /dev/null over a file, or mount a read-only empty tmpfs over a directory.
+   * ENOENT is tolerated (runc does the same). */
+  | { op: "maskPath"; path: string }
+  /** mknod(path, mode, makedev(major, minor)) then chown(uid, gid). EEXIST is an error. */
+  | { op: "mknod"; path: string; mode: number; major: number; minor: number; uid: number; gid: number; inRoot: boolean }
+  /** symlink(target, linkpath); EEXIST tolerated. */
+  | { op: "symlink"; target: string; linkpath: string; inRoot: boolean }
+  /** pivot_root into rootfs (the pivot_root(".", ".") + umount2(".", MNT_DETACH) idiom). */
+  | { op: "pivotRoot"; rootfs: string }
+  /** --no-pivot: chdir(rootfs), mount(rootfs, "/", MS_MOVE), chroot("."), chdir("/"). */
+  | { op: "moveRoot"; rootfs: string }
+  /** open(path, O_WRONLY|O_TRUNC) and write data (sysctl, oom_score_adj, …). */
+  | { op: "writeFile"; path: string; data: string; optional?: boolean }
+  | { op: "sethostname"; name: string }
+  | { op: "setdomainname"; name: string }
+  | { op: "setrlimit"; resource: number; soft: bigint; hard: bigint }
+  | { op: "personality"; persona: number }
+  /** prctl(option, arg2, arg3, 0, 0): keepcaps, capbset drop, ambient raise, no_new_privs, … */
+  | { op: "prctl"; option: number; arg2: number; arg3: number }
+  /** capset(v3) with 64-bit masks. */
+  | { op: "capset"; effective: bigint; permitted: bigint; inheritable: bigint }
+  | { op: "setgroups"; gids: number[] }
+  | { op: "setresgid"; gid: number }
+  | { op: "setresuid"; uid: number }
+  | { op: "umask"; mask: number }
+  | { op: "chdir"; path: string }
+  | { op: "setsid" }
+  /** Mark every fd >= from close-on-exec (close_range CLOSE_RANGE_CLOEXEC). */
+  | { op: "cloexecFrom"; from: number }
+  /** Clear close-on-exec on fds [from, to) (preserved fds). */
+  | { op: "inheritFds"; from: number; to: number }
+  /** Open path with O_PATH|O_CLOEXEC and keep the fd in slot `slot` (0..7) for a later op. */
+  | { op: "openPath"; path: string; slot: number }
+  /** The start rendezvous: open("/proc/self/fd/<fd of slot>", O_WRONLY|O_CLOEXEC) (blocks until
+   * `start` opens the fifo for reading), write one byte "0", close. */
+  | { op: "waitStart"; slot: number }
+  /** Create the console: open ptmxPath, unlock, open its peer /dev/pts/N, send the master over the
+   * unix socket `socketFd` with SCM_RIGHTS, make the peer fds 0-2 and the controlling terminal
+   * (setsid + TIOCSCTTY). */
+  | { op: "console"; socketFd: number; ptmxPath: string }
+  /** seccomp(SECCOMP_SET_MODE_FILTER, flags, program) with a classic-BPF program (8-byte insns). */
+  | { op: "seccomp"; flags: number; program: Uint8Array }
+  /** faccessat(X_OK) over the candidates: fails with the first candidate's errno if none is executable.
+   * Lets create report a missing binary before it returns, as runc does. */
+  | { op: "checkExec"; candidates: string[] }
+  /** execve each candidate in turn with argv/envp; returns only on failure. Must be the last op. */
+  | { op: "exec"; candidates: string[]; argv: string[]; envp: string[] };
+
+export interface InitPlan {
+  /** CLONE_NEW* flags for the first clone from this process (no CLONE_NEWTIME: use unshare+forkParent). */
+  cloneFlags: number;
+  /** Absolute host path of the rootfs; the root for every inRoot path. */
+  rootfs: string;
+  ops: InitOp[];
+}
+
+/** What the child tells the parent over the sync socket. */
+export type InitMessage =
+  | { kind: "sync"; tag: number }
+  | { kind: "pid"; pid: number }
+  /** op = index of the failed op in InitPlan.ops; errno from the failed system call. */
+  | { kind: "error"; op: number; errno: number }
+  /** The socket was closed by every child: the init exec'd (or died: check with wait). */
+  | { kind: "eof" };
+
+export interface SpawnedInit {
+  pid: number;
+  /** pidfd of the first child (CLONE_PIDFD). After a forkParent op the init is another pid. */
+  pidfd: number;
+  /** The parent's end of the sync socket (SOCK_SEQPACKET, close-on-exec). */
+  sock: number;
+}
+
+export interface ExitStatus {
+  /** Exit code, or null when killed by a signal. */
+  code: number | null;
+  signal: number | null;
+}
+
+/** The one door to the addon. `fake.ts` implements it for unit tests without root. */
+export interface Native {
+  /** Parse the plan, clone the init with cloneFlags, return at once (the child runs the ops). */
+  spawnInit(plan: InitPlan): SpawnedInit;
+  /** Block until the next message from the init. */
+  recvMessage(sock: number): InitMessage;
+  /** Answer a sync: 0 = continue, anything else = abort. */
+  reply(sock: number, value: number): void;
+
+  /** waitid(P_PIDFD, WEXITED) off the JS thread; resolves when the process exits. */
+  waitPidfd(pidfd: number): Promise<ExitStatus>;
+  /** waitid(P_PID, WEXITED|WNOHANG): null if still running, throws ECHILD if not our child. */
+  tryWait(pid: number): ExitStatus | null;
+  pidfdOpen(pid: number): number;
+  pidfdSendSignal(pidfd: number, signal: number): void;
+
+  /** flock(fd, LOCK_EX|LOCK_SH [|LOCK_NB]); false if LOCK_NB and already held. */
+  flock(fd: number, exclusive: boolean, nonBlocking: boolean): boolean;
+
+  /** socketpair(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC) */
+  socketpair(): [number, number];
+  /** connect a new AF_UNIX SOCK_STREAM (close-on-exec) socket to path. */
+  connectUnix(path: string): number;
+  /** recvmsg one SCM_RIGHTS fd (and its name payload). */
+  recvFd(sock: number): { fd: number; name: string };
+  /** ioctl TIOCSWINSZ / TIOCGWINSZ */
+  setWinsize(fd: number, rows: number, cols: number): void;
+  getWinsize(fd: number): { rows: number; cols: number };
+  close(fd: number): void;
+  /** prctl(PR_SET_CHILD_SUBREAPER, on) */
+  setChildSubreaper(on: boolean): void;
+}
