@@ -1,0 +1,16 @@
+// Reading a bundle's config.json: schema and semantic validation first, then the checks only the
+// runtime can make (features this build does not have are refused plainly, never ignored).
+import { loadAndValidate } from "../spec/validate.ts";
+
+export type Spec = Record<string, any>;
+
+export function loadBundleConfig(bundle: string): Spec {
+  const spec = loadAndValidate(bundle) as Spec;
+  const unsupported: string[] = [];
+  if (spec.linux?.seccomp) unsupported.push("/linux/seccomp: seccomp is not supported by tsrunc yet");
+  if (spec.hooks && Object.values(spec.hooks).some((h) => Array.isArray(h) && h.length))
+    unsupported.push("/hooks: hooks are not supported by tsrunc yet");
+  if (spec.linux?.intelRdt) unsupported.push("/linux/intelRdt: Intel RDT is not supported by tsrunc");
+  if (unsupported.length) throw new Error(unsupported.map((u) => `config.json: ${u}`).join("\n"));
+  return spec;
+}

@@ -1,0 +1,491 @@
+// The container lifecycle, as runc has it: create (the init waits at exec.fifo), start, state, kill,
+// delete. This is the library the CLI, the shim and the manager call; it never prints.
+import { closeSync, existsSync, openSync, readSync, realpathSync, renameSync, rmSync, statfsSync, unlinkSync, writeFileSync, constants as fsc } from "node:fs";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import type { InitMessage, Native } from "../native/types.ts";
+import { native as realNative } from "../native/index.ts";
+import { buildPlan, SYNC_DONE, SYNC_READY, SYNC_SETUP, type BuiltPlan } from "./plan.ts";
+import { nowRfc3339Nano, processStartTime, StateStore, statusOf, type ContainerState, type Status } from "./state.ts";
+import { silentLogger, type Logger } from "./log.ts";
+import { openCgroup, restoreCgroup, type ContainerCgroup } from "./cgroup.ts";
+import { parseSignal } from "./linux.ts";
+import { errnoMessage } from "./errno.ts";
+import { loadBundleConfig } from "./config.ts";
+
+export interface RuntimeOptions {
+  root: string;
+  log?: Logger;
+  systemdCgroup?: boolean;
+  /** runc's --rootless: "true", "false" or "auto". */
+  rootless?: string;
+  /** The native boundary; tests pass a fake. Loaded lazily otherwise. */
+  native?: Native;
+}
+
+export interface CreateOptions {
+  bundle: string;
+  pidFile?: string;
+  consoleSocket?: string;
+  noPivot?: boolean;
+  noNewKeyring?: boolean;
+  preserveFds?: number;
+  /** For `run` in the foreground with a terminal: the runtime receives the pty master itself. */
+  receiveConsole?: boolean;
+  /** Wait at exec.fifo for `start` (create); false runs the process at once (run). */
+  waitForStart?: boolean;
+}
+
+export interface Created {
+  state: ContainerState;
+  /** pidfd of the init, valid only in the process that created it. */
+  pidfd: number;
+  /** The pty master, when receiveConsole was asked for. */
+  consoleMaster?: number;
+}
+
+/** The runtime-spec state, as `tsrunc state` prints it (runc's field order). */
+export interface OciState {
+  ociVersion: string;
+  id: string;
+  pid: number;
+  status: Status;
+  bundle: string;
+  rootfs: string;
+  created: string;
+  owner: string;
+  annotations?: Record<string, string>;
+}
+
+const OCI_VERSION = "1.3.0";
+const NSFS_MAGIC = 0x6e736673;
+
+export class Runtime {
+  readonly store: StateStore;
+  readonly log: Logger;
+  private nativeImpl?: Native;
+
+  constructor(readonly opts: RuntimeOptions) {
+    this.log = opts.log ?? silentLogger;
+    this.nativeImpl = opts.native;
+    this.store = new StateStore(opts.root, () => this.native);
+  }
+
+  /** The addon itself loads on first use: commands like `state` or `list` never pay for it. */
+  get native(): Native {
+    return (this.nativeImpl ??= realNative);
+  }
+
+  private get rootless(): boolean {
+    const r = this.opts.rootless ?? "auto";
+    if (r === "true") return true;
+    if (r === "false") return false;
+    return process.geteuid?.() !== 0;
+  }
+
+  // ---------------------------------------------------------------- create
+
+  async create(id: string, o: CreateOptions): Promise<Created> {
+    const bundle = resolve(o.bundle);
+    const spec = loadBundleConfig(bundle);
+    if (!spec.process) throw new Error("process: a process is required to create a container");
+    if (spec.process.terminal && !o.consoleSocket && !o.receiveConsole)
+      throw new Error("cannot allocate tty if tsrunc will detach without setting console socket");
+    if (!spec.process.terminal && o.consoleSocket)
+      throw new Error("cannot use console socket if tsrunc will not allocate tty");
+    const rootPath = spec.root?.path as string;
+    let rootfs: string;
+    try {
+      rootfs = realpathSync(isAbsolute(rootPath) ? rootPath : join(bundle, rootPath));
+    } catch {
+      throw new Error(`invalid rootfs: ${rootPath}: no such file or directory`);
+    }
+    this.checkNamespacePaths(spec);
+
+    this.store.reserve(id);
+    const native = this.native;
+    let cgroup: ContainerCgroup | undefined;
+    let pidfd = -1;
+    let initPid = 0;
+    const fdsToClose: number[] = [];
+    const state: ContainerState = {
+      id,
+      bundle,
+      rootfs,
+      pid: 0,
+      pidStartTime: 0,
+      created: nowRfc3339Nano(),
+      owner: "",
+      annotations: spec.annotations,
+      config: spec,
+      rootless: this.rootless,
+      systemdCgroup: this.opts.systemdCgroup ?? false,
+    };
+    try {
+      cgroup = openCgroup(spec, id, { systemd: state.systemdCgroup, rootless: state.rootless });
+      cgroup.create();
+      state.cgroup = cgroup.serialize();
+      // Written before anything runs, so that `delete --force` can undo a create that crashed.
+      this.store.save(state);
+
+      const waitForStart = o.waitForStart !== false;
+      const fifo = this.store.fifo(id);
+      if (waitForStart) native.mkfifo(fifo, 0o622);
+
+      let consoleFd: number | null = null;
+      let consoleParent = -1;
+      if (spec.process.terminal) {
+        if (o.consoleSocket) consoleFd = native.connectUnix(o.consoleSocket);
+        else {
+          const [a, b] = native.socketpair();
+          consoleParent = a;
+          consoleFd = b;
+          fdsToClose.push(a);
+        }
+        fdsToClose.push(consoleFd);
+      }
+
+      const built = buildPlan({
+        spec,
+        rootfs,
+        containerId: id,
+        execFifo: waitForStart ? fifo : null,
+        consoleSocketFd: consoleFd,
+        noPivot: o.noPivot ?? false,
+        preserveFds: o.preserveFds ?? 0,
+        rootless: state.rootless,
+        cgroupLayout: cgroup.mountLayout(),
+        warn: (m) => this.log.warn(m),
+      });
+
+      const spawned = native.spawnInit(built.plan);
+      pidfd = spawned.pidfd;
+      initPid = spawned.pid;
+      if (consoleFd !== null) {
+        native.close(consoleFd);
+        fdsToClose.splice(fdsToClose.indexOf(consoleFd), 1);
+      }
+      try {
+        initPid = await this.driveInit(built, spawned.sock, spawned.pid, pidfd, cgroup, spec, (pid, fd) => {
+          initPid = pid;
+          pidfd = fd;
+        }, async () => {
+          state.pid = initPid;
+          state.pidStartTime = processStartTime(initPid) ?? 0;
+          this.store.save(state);
+          if (o.pidFile) writePidFile(o.pidFile, initPid);
+        });
+      } finally {
+        native.close(spawned.sock);
+      }
+      let consoleMaster: number | undefined;
+      if (consoleParent >= 0) {
+        consoleMaster = native.recvFd(consoleParent).fd;
+      }
+      for (const fd of fdsToClose) native.close(fd);
+      return { state, pidfd, consoleMaster };
+    } catch (e) {
+      for (const fd of fdsToClose) {
+        try {
+          native.close(fd);
+        } catch {}
+      }
+      if (pidfd >= 0) {
+        try {
+          native.pidfdSendSignal(pidfd, 9);
+          await native.waitPidfd(pidfd);
+        } catch {}
+        try {
+          native.close(pidfd);
+        } catch {}
+      }
+      try {
+        cgroup?.destroy();
+      } catch (err) {
+        this.log.warn(`cleaning up the cgroup after a failed create: ${(err as Error).message}`);
+      }
+      this.store.remove(id);
+      throw e;
+    }
+  }
+
+  /** Answer the init's sync points until it is done (or fails). Returns the init's final pid. */
+  private async driveInit(
+    built: BuiltPlan,
+    sock: number,
+    firstPid: number,
+    firstPidfd: number,
+    cgroup: ContainerCgroup,
+    spec: Record<string, any>,
+    onPid: (pid: number, pidfd: number) => void,
+    onDone: () => Promise<void>,
+  ): Promise<number> {
+    const native = this.native;
+    let pid = firstPid;
+    for (;;) {
+      const m: InitMessage = native.recvMessage(sock);
+      switch (m.kind) {
+        case "sync":
+          if (m.tag === SYNC_SETUP) {
+            try {
+              this.setupFromParent(built, pid, cgroup, spec);
+            } catch (e) {
+              native.reply(sock, 1);
+              throw e;
+            }
+          } else if (m.tag === SYNC_DONE) {
+            await onDone();
+            native.reply(sock, 0);
+            return pid;
+          } else if (m.tag !== SYNC_READY) {
+            native.reply(sock, 1);
+            throw new Error(`init sent an unknown sync point ${m.tag}`);
+          }
+          native.reply(sock, 0);
+          break;
+        case "pid": {
+          // The init re-forked into its pid namespace: the first child exits; reap it.
+          await native.waitPidfd(firstPidfd);
+          native.close(firstPidfd);
+          pid = m.pid;
+          onPid(pid, native.pidfdOpen(pid));
+          break;
+        }
+        case "error": {
+          const what = built.describe[m.op] ?? `step ${m.op}`;
+          const op = built.plan.ops[m.op];
+          throw new Error(`unable to start container process: ${describeInitError(what, op, m.errno)}`);
+        }
+        case "eof":
+          throw new Error("unable to start container process: the container init exited unexpectedly");
+      }
+    }
+  }
+
+  /** At the first sync point the namespaces exist: the parent writes what only it can. */
+  private setupFromParent(built: BuiltPlan, pid: number, cgroup: ContainerCgroup, spec: Record<string, any>): void {
+    const linux = spec.linux ?? {};
+    if (built.timens && linux.timeOffsets) {
+      const lines = Object.entries(linux.timeOffsets as Record<string, { secs?: number; nanosecs?: number }>).map(
+        ([clock, o]) => `${clock} ${o.secs ?? 0} ${o.nanosecs ?? 0}`,
+      );
+      writeFileSync(`/proc/${pid}/timens_offsets`, lines.join("\n"));
+    }
+    if (built.userns) {
+      const fmt = (maps: { containerID: number; hostID: number; size: number }[]) =>
+        maps.map((x) => `${x.containerID} ${x.hostID} ${x.size}`).join("\n");
+      if (this.rootless) writeFileSync(`/proc/${pid}/setgroups`, "deny");
+      writeFileSync(`/proc/${pid}/uid_map`, fmt(linux.uidMappings ?? []));
+      writeFileSync(`/proc/${pid}/gid_map`, fmt(linux.gidMappings ?? []));
+    }
+    cgroup.apply(pid);
+    cgroup.setResources(linux.resources);
+  }
+
+  /** A namespace path that is not a namespace file gets a clear error before anything is made. */
+  private checkNamespacePaths(spec: Record<string, any>): void {
+    for (const ns of (spec.linux?.namespaces ?? []) as { type: string; path?: string }[]) {
+      if (!ns.path) continue;
+      let type: number;
+      try {
+        type = Number(statfsSync(ns.path).type);
+      } catch (e) {
+        throw new Error(`linux.namespaces: ${ns.type} namespace path ${ns.path}: ${errnoMessage(e)}`);
+      }
+      if (type !== NSFS_MAGIC) throw new Error(`linux.namespaces: ${ns.type} namespace path ${ns.path}: not a namespace file`);
+    }
+  }
+
+  // ---------------------------------------------------------------- start
+
+  /** Release a created container's init (runc's exec.fifo hand-off). */
+  start(id: string): ContainerState {
+    return this.store.withLock(id, () => {
+      const state = this.store.load(id);
+      const status = this.statusOfState(id, state);
+      if (status === "stopped") throw new Error("cannot start a container that has stopped");
+      if (status !== "created") throw new Error("cannot start an already running container");
+      this.releaseFifo(id);
+      return state!;
+    });
+  }
+
+  private releaseFifo(id: string): void {
+    const fifo = this.store.fifo(id);
+    // The init is blocked opening the fifo for writing; opening it for reading lets it go on.
+    const fd = openSync(fifo, fsc.O_RDONLY);
+    try {
+      const buf = Buffer.alloc(1);
+      const n = readSync(fd, buf, 0, 1, null);
+      if (n !== 1) throw new Error("cannot start a container that has stopped");
+    } finally {
+      closeSync(fd);
+      try {
+        unlinkSync(fifo);
+      } catch {}
+    }
+  }
+
+  // ---------------------------------------------------------------- state
+
+  statusOfState(id: string, state: ContainerState | null): Status {
+    return statusOf(state, existsSync(this.store.fifo(id)), () => {
+      if (!state?.cgroup) return false;
+      try {
+        return restoreCgroup(state.cgroup).frozen();
+      } catch {
+        return false;
+      }
+    });
+  }
+
+  state(id: string): OciState {
+    const s = this.store.load(id);
+    if (!s) throw new Error("container does not exist");
+    const status = this.statusOfState(id, s);
+    const out: OciState = {
+      ociVersion: OCI_VERSION,
+      id: s.id,
+      pid: status === "stopped" ? 0 : s.pid,
+      status,
+      bundle: s.bundle,
+      rootfs: s.rootfs,
+      created: s.created,
+      owner: s.owner,
+    };
+    if (s.annotations && Object.keys(s.annotations).length) out.annotations = s.annotations;
+    return out;
+  }
+
+  list(): OciState[] {
+    const out: OciState[] = [];
+    for (const id of this.store.list()) {
+      try {
+        out.push(this.state(id));
+      } catch {
+        // a container being deleted or half-created: runc skips those too
+      }
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------- kill
+
+  kill(id: string, signal: string | number = "SIGTERM", all = false): void {
+    const sig = typeof signal === "number" ? signal : parseSignal(signal);
+    this.store.withLock(id, () => {
+      const state = this.store.load(id);
+      const status = this.statusOfState(id, state);
+      if (status === "stopped") throw new Error("container not running");
+      if (all && state!.cgroup) {
+        restoreCgroup(state!.cgroup).killAll(sig);
+        return;
+      }
+      this.signalInit(state!, sig);
+    });
+  }
+
+  private signalInit(state: ContainerState, sig: number): void {
+    const native = this.native;
+    let fd: number;
+    try {
+      fd = native.pidfdOpen(state.pid);
+    } catch {
+      throw new Error("container not running");
+    }
+    try {
+      // The pidfd pins the process: if its start time still matches, the signal goes to our init.
+      if (processStartTime(state.pid) !== state.pidStartTime) throw new Error("container not running");
+      native.pidfdSendSignal(fd, sig);
+    } finally {
+      native.close(fd);
+    }
+  }
+
+  // ---------------------------------------------------------------- delete
+
+  async delete(id: string, force = false): Promise<void> {
+    let state: ContainerState | null;
+    try {
+      state = this.store.load(id);
+    } catch (e) {
+      if (force && (e as Error).message === "container does not exist") return;
+      throw e;
+    }
+    if (state === null) {
+      // A create that never finished: nothing runs, only the directory is left.
+      this.store.remove(id);
+      return;
+    }
+    await this.store.withLockAsync(id, async () => {
+      const status = this.statusOfState(id, state);
+      if (status === "running" || status === "paused") {
+        if (!force) throw new Error(`cannot delete container ${id} that is not stopped: ${status}`);
+      }
+      if (status !== "stopped") await this.killAndWait(state!);
+      this.destroy(state!);
+    });
+  }
+
+  private async killAndWait(state: ContainerState): Promise<void> {
+    const cg = state.cgroup ? restoreCgroup(state.cgroup) : undefined;
+    if (cg?.frozen()) cg.thaw();
+    try {
+      this.signalInit(state, 9);
+    } catch {
+      return;
+    }
+    // Not our child: poll until it is gone (runc waits up to 10 s too).
+    for (let i = 0; i < 10000; i++) {
+      if (processStartTime(state.pid) !== state.pidStartTime) return;
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    throw new Error(`container init ${state.pid} did not exit after SIGKILL`);
+  }
+
+  /** Remove everything the container had: its processes, cgroups and state. */
+  destroy(state: ContainerState): void {
+    if (state.cgroup) {
+      const cg = restoreCgroup(state.cgroup);
+      try {
+        cg.killAll(9);
+      } catch {}
+      cg.destroy();
+    }
+    this.store.remove(state.id);
+  }
+
+  // ---------------------------------------------------------------- run
+
+  /** Foreground run: create, start at once, wait for the exit. Returns runc's exit code. */
+  async waitExit(created: Created): Promise<number> {
+    const st = await this.native.waitPidfd(created.pidfd);
+    this.native.close(created.pidfd);
+    if (st.signal !== null) return 128 + st.signal;
+    return st.code ?? 0;
+  }
+}
+
+function writePidFile(path: string, pid: number): void {
+  // Atomically: readers (containerd) must never see a partial file.
+  const abs = resolve(path);
+  const tmp = join(dirname(abs), `.${Date.now()}.${process.pid}.pid`);
+  writeFileSync(tmp, String(pid));
+  try {
+    renameSync(tmp, abs);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** The init's failure, in runc's words where clients match them. */
+function describeInitError(what: string, op: { op: string } | undefined, errno: number): string {
+  const msg = errnoMessage(errno);
+  if (op?.op === "checkExec" || op?.op === "exec") {
+    const arg0 = /exec: "(.*)"/.exec(what)?.[1] ?? "";
+    if (errno === 2 && !arg0.includes("/")) return `exec: "${arg0}": executable file not found in $PATH`;
+    if (errno === 2) return `exec: "${arg0}": stat ${arg0}: ${msg}`;
+    return `exec: "${arg0}": ${msg}`;
+  }
+  return `${what}: ${msg}`;
+}

@@ -1,0 +1,371 @@
+// The plan: a validated spec turned into the exact list of operations the native init performs, in
+// runc's order. Everything the container will be is decided here, in TypeScript, where it can be
+// unit-tested; the addon only executes it (see src/native/types.ts).
+import { existsSync, lstatSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { InitOp, InitPlan } from "../native/types.ts";
+import { mask, resolveCapabilities, lastCapability } from "../security/capabilities.ts";
+import * as L from "./linux.ts";
+import { flagsToAttrs, parseMountOptions } from "./mounts.ts";
+
+type Spec = Record<string, any>;
+
+/** Sync points the init stops at; the parent acts, then answers. */
+export const SYNC_SETUP = 1; // namespaces exist: write id maps and time offsets, join cgroups
+export const SYNC_READY = 2; // the rootfs is ready, before the identity switch
+export const SYNC_DONE = 3; // everything checked; next: wait for `start`, then exec
+
+/** How /sys/fs/cgroup is laid out inside the container (from the cgroup manager). */
+export type CgroupMountLayout =
+  | { version: 2 }
+  | { version: 1; hierarchies: { name: string; hostPath: string }[]; symlinks: { name: string; target: string }[] };
+
+export interface PlanInput {
+  spec: Spec;
+  /** Absolute, symlink-free host path of the rootfs. */
+  rootfs: string;
+  containerId: string;
+  /** exec.fifo to rendezvous with `start`; null: exec at once. */
+  execFifo: string | null;
+  /** An fd of this process (inherited by the init) to send the pty master through. */
+  consoleSocketFd: number | null;
+  noPivot: boolean;
+  preserveFds: number;
+  /** The runtime runs unprivileged (rootless): setgroups is denied in its user namespace. */
+  rootless: boolean;
+  cgroupLayout: CgroupMountLayout | null;
+  warn?: (msg: string) => void;
+}
+
+export interface BuiltPlan {
+  plan: InitPlan;
+  /** Per op: what it does, for error messages ("mount proc to /proc"). */
+  describe: string[];
+  /** New namespaces the init creates. */
+  newNamespaces: number;
+  userns: boolean;
+  timens: boolean;
+  /** The init will be re-forked (forkParent): expect a pid message. */
+  refork: boolean;
+}
+
+const DEFAULT_DEVICES = [
+  { path: "/dev/null", major: 1, minor: 3 },
+  { path: "/dev/zero", major: 1, minor: 5 },
+  { path: "/dev/full", major: 1, minor: 7 },
+  { path: "/dev/tty", major: 5, minor: 0 },
+  { path: "/dev/urandom", major: 1, minor: 9 },
+  { path: "/dev/random", major: 1, minor: 8 },
+];
+
+class Ops {
+  ops: InitOp[] = [];
+  describe: string[] = [];
+  add(op: InitOp, what: string): void {
+    this.ops.push(op);
+    this.describe.push(what);
+  }
+}
+
+function isBind(m: Spec): boolean {
+  return m.type === "bind" || (m.options ?? []).some((o: string) => o === "bind" || o === "rbind");
+}
+
+/** Executable candidates for args[0], like Go's exec.LookPath that runc uses. */
+export function execCandidates(arg0: string, env: string[]): string[] {
+  if (arg0.includes("/")) return [arg0];
+  const pathVar = env.find((e) => e.startsWith("PATH="));
+  if (!pathVar) return [];
+  return pathVar
+    .slice(5)
+    .split(":")
+    .map((dir) => (dir === "" ? "." : dir) + "/" + arg0);
+}
+
+/** HOME from the container's /etc/passwd for uid, as runc sets it when the env has none. */
+function homeOf(rootfs: string, uid: number): string {
+  try {
+    // Read it only if neither etc nor passwd is a symlink: the file must not lead outside the rootfs.
+    if (lstatSync(join(rootfs, "etc")).isSymbolicLink()) return "/";
+    const p = join(rootfs, "etc/passwd");
+    if (lstatSync(p).isSymbolicLink()) return "/";
+    for (const line of readFileSync(p, "utf8").split("\n")) {
+      const f = line.split(":");
+      if (f.length >= 6 && Number(f[2]) === uid && f[2] !== "") return f[5] || "/";
+    }
+  } catch {
+    // no passwd: runc's default
+  }
+  return "/";
+}
+
+function mountOps(o: Ops, m: Spec, input: PlanInput, userns: boolean): void {
+  const dest: string = m.destination;
+  const opts = parseMountOptions(m.options);
+  if (opts.idmap) throw new Error(`mounts: ${dest}: idmapped mounts are not supported yet`);
+  const type: string | undefined = m.type;
+  if (isBind(m)) {
+    const source: string = m.source;
+    // The source is a host path chosen by the caller; only its kind (directory or not) matters here.
+    let isDir: boolean;
+    try {
+      isDir = statSync(source).isDirectory();
+    } catch {
+      throw new Error(`mount ${source} to ${dest}: stat ${source}: no such file or directory`);
+    }
+    if (isDir) o.add({ op: "mkdirAll", path: dest, mode: 0o755, inRoot: true }, `mkdir ${dest}`);
+    else {
+      const parent = dest.replace(/\/[^/]*$/, "") || "/";
+      o.add({ op: "mkdirAll", path: parent, mode: 0o755, inRoot: true }, `mkdir ${parent}`);
+      o.add({ op: "touch", path: dest, mode: 0o755, inRoot: true }, `create mount target ${dest}`);
+    }
+    o.add(
+      { op: "mount", source, target: dest, fstype: null, flags: opts.flags & (L.MS_BIND | L.MS_REC), data: null, inRoot: true },
+      `mount ${source} to ${dest}`,
+    );
+    // Other flags of a bind apply by remounting; mount_setattr changes only what is asked, so flags the
+    // kernel locked (in a user namespace) are left alone.
+    const attrs = flagsToAttrs(opts.flags);
+    if (attrs.set || attrs.clr)
+      o.add(
+        { op: "mountSetattr", target: dest, attrSet: attrs.set, attrClr: attrs.clr, propagation: 0, recursive: false, inRoot: true },
+        `remount ${dest}`,
+      );
+  } else if (type === "cgroup" && input.cgroupLayout?.version === 1) {
+    cgroupV1Ops(o, dest, opts.flags, input.cgroupLayout);
+  } else {
+    o.add({ op: "mkdirAll", path: dest, mode: 0o755, inRoot: true }, `mkdir ${dest}`);
+    let fstype = type ?? "none";
+    if (fstype === "cgroup" && input.cgroupLayout?.version === 2) fstype = "cgroup2";
+    let flags = opts.flags;
+    // sysfs can't be mounted without owning a network namespace; runc binds the host's then.
+    if (fstype === "sysfs" && userns && !(input.spec.linux?.namespaces ?? []).some((n: Spec) => n.type === "network" && !n.path)) {
+      o.add({ op: "mount", source: "/sys", target: dest, fstype: null, flags: L.MS_BIND | L.MS_REC, data: null, inRoot: true }, `mount /sys to ${dest}`);
+      const attrs = flagsToAttrs(flags);
+      if (attrs.set || attrs.clr)
+        o.add({ op: "mountSetattr", target: dest, attrSet: attrs.set, attrClr: attrs.clr, propagation: 0, recursive: true, inRoot: true }, `remount ${dest}`);
+    } else {
+      o.add(
+        { op: "mount", source: m.source ?? fstype, target: dest, fstype, flags, data: opts.data || null, inRoot: true },
+        `mount ${m.source ?? fstype} to ${dest}`,
+      );
+    }
+  }
+  for (const p of opts.propagation)
+    o.add({ op: "mount", source: null, target: dest, fstype: null, flags: p, data: null, inRoot: true }, `change propagation of ${dest}`);
+  if (opts.recAttrSet || opts.recAttrClr)
+    o.add(
+      { op: "mountSetattr", target: dest, attrSet: opts.recAttrSet, attrClr: opts.recAttrClr, propagation: 0, recursive: true, inRoot: true },
+      `set recursive attributes of ${dest}`,
+    );
+}
+
+/** cgroup v1 inside the container, as runc lays it out: a tmpfs with each hierarchy's container
+ * cgroup bind-mounted (read-only unless asked otherwise), plus symlinks for co-mounted controllers. */
+function cgroupV1Ops(o: Ops, dest: string, flags: number, layout: Extract<CgroupMountLayout, { version: 1 }>): void {
+  o.add({ op: "mkdirAll", path: dest, mode: 0o755, inRoot: true }, `mkdir ${dest}`);
+  o.add(
+    { op: "mount", source: "tmpfs", target: dest, fstype: "tmpfs", flags: flags & ~L.MS_RDONLY & (L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC | L.MS_RELATIME), data: "mode=755", inRoot: true },
+    `mount tmpfs to ${dest}`,
+  );
+  const attrs = flagsToAttrs(flags);
+  for (const h of layout.hierarchies) {
+    const target = `${dest}/${h.name}`;
+    o.add({ op: "mkdirAll", path: target, mode: 0o755, inRoot: true }, `mkdir ${target}`);
+    o.add({ op: "mount", source: h.hostPath, target, fstype: null, flags: L.MS_BIND | L.MS_REC, data: null, inRoot: true }, `mount ${h.hostPath} to ${target}`);
+    if (attrs.set || attrs.clr)
+      o.add({ op: "mountSetattr", target, attrSet: attrs.set, attrClr: attrs.clr, propagation: 0, recursive: false, inRoot: true }, `remount ${target}`);
+  }
+  for (const s of layout.symlinks)
+    o.add({ op: "symlink", target: s.target, linkpath: `${dest}/${s.name}`, inRoot: true }, `symlink ${dest}/${s.name}`);
+}
+
+export function buildPlan(input: PlanInput): BuiltPlan {
+  const { spec } = input;
+  const linux: Spec = spec.linux ?? {};
+  const proc: Spec = spec.process;
+  const o = new Ops();
+  const namespaces: Spec[] = linux.namespaces ?? [];
+
+  let newFlags = 0;
+  const joins: { type: string; path: string }[] = [];
+  for (const ns of namespaces) {
+    const flag = L.NAMESPACE_FLAGS[ns.type];
+    if (flag === undefined) throw new Error(`linux.namespaces: unknown namespace type "${ns.type}"`);
+    if (ns.path) joins.push({ type: ns.type, path: ns.path });
+    else newFlags |= flag;
+  }
+  // The user namespace is joined first (it owns the others); the mount namespace last, since paths
+  // of the other namespace files must still resolve in ours.
+  joins.sort((a, b) => rank(a.type) - rank(b.type));
+  const userns = (newFlags & L.CLONE_NEWUSER) !== 0;
+  const joinedUserns = joins.some((j) => j.type === "user");
+  const timens = (newFlags & L.CLONE_NEWTIME) !== 0;
+  const twoStage = joins.length > 0 || timens;
+  const refork = twoStage && ((newFlags & (L.CLONE_NEWPID | L.CLONE_NEWTIME)) !== 0 || joins.some((j) => j.type === "pid"));
+
+  // Bun's own descriptors must not reach the container; preserved ones (3 .. 3+N) must.
+  const keepTo = 3 + input.preserveFds;
+  o.add({ op: "cloexecFrom", from: keepTo }, "close inherited file descriptors");
+  if (input.preserveFds > 0) o.add({ op: "inheritFds", from: 3, to: keepTo }, "pass preserved file descriptors");
+
+  if (twoStage) {
+    for (const j of joins) o.add({ op: "setns", path: j.path, nstype: L.NAMESPACE_FLAGS[j.type]! }, `join ${j.type} namespace ${j.path}`);
+    if (newFlags) o.add({ op: "unshare", flags: newFlags }, "create namespaces");
+  }
+  o.add({ op: "sync", tag: SYNC_SETUP }, "set up namespaces");
+  if (userns || joinedUserns) {
+    // runc becomes root in the user namespace before anything else.
+    o.add({ op: "setresgid", gid: 0 }, "become root in the user namespace (gid)");
+    o.add({ op: "setresuid", uid: 0 }, "become root in the user namespace (uid)");
+  }
+  if (refork) o.add({ op: "forkParent" }, "fork into the pid namespace");
+
+  if (spec.hostname !== undefined && spec.hostname !== "") o.add({ op: "sethostname", name: spec.hostname }, `sethostname ${spec.hostname}`);
+  if (spec.domainname !== undefined && spec.domainname !== "") o.add({ op: "setdomainname", name: spec.domainname }, `setdomainname ${spec.domainname}`);
+
+  const ownMountNs = (newFlags & L.CLONE_NEWNS) !== 0;
+  if (!ownMountNs && !joins.some((j) => j.type === "mount"))
+    throw new Error("linux.namespaces: a mount namespace is required (runc refuses to run in the host's)");
+
+  if (ownMountNs) {
+    // Nothing done in here may propagate back to the host.
+    const rootProp = propagationFlag(linux.rootfsPropagation) ?? L.MS_SLAVE | L.MS_REC;
+    o.add({ op: "mount", source: null, target: "/", fstype: null, flags: rootProp, data: null, inRoot: false }, "set the propagation of /");
+  }
+  o.add({ op: "mount", source: input.rootfs, target: input.rootfs, fstype: null, flags: L.MS_BIND | L.MS_REC, data: null, inRoot: false }, `bind ${input.rootfs} onto itself`);
+
+  const mounts: Spec[] = spec.mounts ?? [];
+  for (const m of mounts) mountOps(o, m, input, userns || joinedUserns);
+
+  const devBound = mounts.some((m) => m.destination === "/dev" && isBind(m));
+  if (!devBound) devOps(o, linux, userns || joinedUserns);
+
+  if (input.execFifo) o.add({ op: "openPath", path: input.execFifo, slot: 0 }, `open ${input.execFifo}`);
+
+  if (input.noPivot) o.add({ op: "moveRoot", rootfs: input.rootfs }, "move the rootfs to / (--no-pivot)");
+  else o.add({ op: "pivotRoot", rootfs: input.rootfs }, "pivot_root into the rootfs");
+
+  if (input.consoleSocketFd !== null) o.add({ op: "console", socketFd: input.consoleSocketFd, ptmxPath: "/dev/ptmx" }, "set up the console");
+  else o.add({ op: "setsid" }, "setsid");
+
+  for (const [key, value] of Object.entries((linux.sysctl ?? {}) as Record<string, string>))
+    o.add({ op: "writeFile", path: "/proc/sys/" + key.replace(/\./g, "/"), data: value }, `write sysctl key ${key}`);
+  for (const p of (linux.readonlyPaths ?? []) as string[]) {
+    o.add({ op: "mount", source: p, target: p, fstype: null, flags: L.MS_BIND | L.MS_REC, data: null, inRoot: true, optional: true }, `bind ${p} read-only`);
+    o.add({ op: "mountSetattr", target: p, attrSet: L.MOUNT_ATTR_RDONLY, attrClr: 0, propagation: 0, recursive: true, inRoot: true }, `make ${p} read-only`);
+  }
+  for (const p of (linux.maskedPaths ?? []) as string[]) o.add({ op: "maskPath", path: p }, `mask ${p}`);
+
+  const rootPropAfter = propagationFlag(linux.rootfsPropagation);
+  if (rootPropAfter !== undefined && ownMountNs)
+    o.add({ op: "mount", source: null, target: "/", fstype: null, flags: rootPropAfter, data: null, inRoot: false }, "set rootfs propagation");
+  if (spec.root?.readonly)
+    o.add({ op: "mountSetattr", target: "/", attrSet: L.MOUNT_ATTR_RDONLY, attrClr: 0, propagation: 0, recursive: false, inRoot: false }, "remount / read-only");
+
+  if (proc) processOps(o, proc, input, userns);
+
+  return {
+    plan: { cloneFlags: twoStage ? 0 : newFlags, rootfs: input.rootfs, ops: o.ops },
+    describe: o.describe,
+    newNamespaces: newFlags,
+    userns,
+    timens,
+    refork,
+  };
+}
+
+function rank(type: string): number {
+  return type === "user" ? 0 : type === "mount" ? 2 : 1;
+}
+
+function propagationFlag(p: string | undefined): number | undefined {
+  switch (p) {
+    case "shared": return L.MS_SHARED | L.MS_REC;
+    case "slave": return L.MS_SLAVE | L.MS_REC;
+    case "private": return L.MS_PRIVATE | L.MS_REC;
+    case "unbindable": return L.MS_UNBINDABLE | L.MS_REC;
+    default: return undefined;
+  }
+}
+
+function devOps(o: Ops, linux: Spec, userns: boolean): void {
+  const devices: { path: string; type: string; major: number; minor: number; fileMode: number; uid: number; gid: number }[] = [
+    ...DEFAULT_DEVICES.map((d) => ({ ...d, type: "c", fileMode: 0o666, uid: 0, gid: 0 })),
+  ];
+  for (const d of (linux.devices ?? []) as Spec[]) {
+    const dev = { path: d.path, type: d.type, major: d.major ?? 0, minor: d.minor ?? 0, fileMode: d.fileMode ?? 0o666, uid: d.uid ?? 0, gid: d.gid ?? 0 };
+    const i = devices.findIndex((x) => x.path === d.path);
+    if (i >= 0) devices[i] = dev;
+    else devices.push(dev);
+  }
+  for (const d of devices) {
+    const parent = d.path.replace(/\/[^/]*$/, "") || "/";
+    if (parent !== "/dev") o.add({ op: "mkdirAll", path: parent, mode: 0o755, inRoot: true }, `mkdir ${parent}`);
+    if (userns) {
+      // mknod is not allowed in a user namespace: bind the host's node instead, as runc does.
+      o.add({ op: "touch", path: d.path, mode: 0o644, inRoot: true }, `create ${d.path}`);
+      o.add({ op: "mount", source: d.path, target: d.path, fstype: null, flags: L.MS_BIND, data: null, inRoot: true }, `bind device ${d.path}`);
+    } else {
+      const kind = d.type === "b" ? L.S_IFBLK : d.type === "p" ? L.S_IFIFO : L.S_IFCHR;
+      o.add(
+        { op: "mknod", path: d.path, mode: kind | (d.fileMode & 0o7777), major: d.major, minor: d.minor, uid: d.uid, gid: d.gid, inRoot: true },
+        `mknod ${d.path}`,
+      );
+    }
+  }
+  const links: [string, string][] = [
+    ["/proc/self/fd", "/dev/fd"],
+    ["/proc/self/fd/0", "/dev/stdin"],
+    ["/proc/self/fd/1", "/dev/stdout"],
+    ["/proc/self/fd/2", "/dev/stderr"],
+  ];
+  if (existsSync("/proc/kcore")) links.push(["/proc/kcore", "/dev/core"]);
+  for (const [target, linkpath] of links) o.add({ op: "symlink", target, linkpath, inRoot: true }, `symlink ${linkpath}`);
+  // /dev/ptmx points into the container's own devpts instance.
+  o.add({ op: "symlink", target: "pts/ptmx", linkpath: "/dev/ptmx", inRoot: true }, "symlink /dev/ptmx");
+}
+
+function processOps(o: Ops, proc: Spec, input: PlanInput, userns: boolean): void {
+  for (const r of (proc.rlimits ?? []) as Spec[]) {
+    const res = L.RLIMITS[r.type];
+    if (res === undefined) throw new Error(`process.rlimits: unknown rlimit type "${r.type}"`);
+    o.add({ op: "setrlimit", resource: res, soft: BigInt(r.soft), hard: BigInt(r.hard) }, `setrlimit ${r.type}`);
+  }
+  if (proc.oomScoreAdj !== undefined)
+    o.add({ op: "writeFile", path: "/proc/self/oom_score_adj", data: String(proc.oomScoreAdj) }, "write /proc/self/oom_score_adj");
+  const persona = input.spec.linux?.personality;
+  if (persona) o.add({ op: "personality", persona: persona.domain === "LINUX32" ? 0x0008 : 0 }, `personality ${persona.domain}`);
+
+  o.add({ op: "sync", tag: SYNC_READY }, "report the rootfs ready");
+
+  const caps = resolveCapabilities(proc.capabilities, input.warn);
+  const user = proc.user ?? { uid: 0, gid: 0 };
+  o.add({ op: "prctl", option: L.PR_SET_KEEPCAPS, arg2: 1, arg3: 0 }, "keep capabilities across setuid");
+  const last = lastCapability();
+  for (let c = 0; c <= last; c++)
+    if (!caps.bounding.includes(c)) o.add({ op: "prctl", option: L.PR_CAPBSET_DROP, arg2: c, arg3: 0 }, `drop capability ${c} from the bounding set`);
+  // In a rootless user namespace setgroups is denied (it would let the user drop groups).
+  if (!(userns && input.rootless))
+    o.add({ op: "setgroups", gids: (user.additionalGids ?? []) as number[] }, "setgroups");
+  o.add({ op: "setresgid", gid: user.gid ?? 0 }, `setresgid ${user.gid ?? 0}`);
+  o.add({ op: "setresuid", uid: user.uid ?? 0 }, `setresuid ${user.uid ?? 0}`);
+  o.add({ op: "prctl", option: L.PR_SET_KEEPCAPS, arg2: 0, arg3: 0 }, "clear keepcaps");
+  o.add(
+    { op: "capset", effective: mask(caps.effective), permitted: mask(caps.permitted), inheritable: mask(caps.inheritable) },
+    "set capabilities",
+  );
+  for (const c of caps.ambient) o.add({ op: "prctl", option: L.PR_CAP_AMBIENT, arg2: L.PR_CAP_AMBIENT_RAISE, arg3: c }, `raise ambient capability ${c}`);
+  o.add({ op: "umask", mask: user.umask ?? 0o022 }, "umask");
+  o.add({ op: "chdir", path: proc.cwd ?? "/" }, `chdir to cwd ("${proc.cwd ?? "/"}") set in config.json`);
+  if (proc.noNewPrivileges) o.add({ op: "prctl", option: L.PR_SET_NO_NEW_PRIVS, arg2: 1, arg3: 0 }, "set no_new_privs");
+
+  const env: string[] = [...((proc.env ?? []) as string[])];
+  if (!env.some((e) => e.startsWith("HOME="))) env.push("HOME=" + homeOf(input.rootfs, user.uid ?? 0));
+  const args: string[] = proc.args;
+  const candidates = execCandidates(args[0]!, env);
+  o.add({ op: "checkExec", candidates }, `exec: "${args[0]}"`);
+  o.add({ op: "sync", tag: SYNC_DONE }, "report the init done");
+  if (input.execFifo) o.add({ op: "waitStart", slot: 0 }, "wait for start");
+  o.add({ op: "exec", candidates, argv: args, envp: env }, `exec: "${args[0]}"`);
+}
