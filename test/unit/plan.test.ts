@@ -1,0 +1,138 @@
+import { describe, expect, it } from "vitest";
+import { buildPlan, execCandidates, SYNC_DONE, SYNC_READY, SYNC_SETUP, type PlanInput } from "../../src/runtime/plan.ts";
+import { defaultSpec } from "../../src/spec/generate.ts";
+import * as L from "../../src/runtime/linux.ts";
+import type { InitOp } from "../../src/native/types.ts";
+
+function input(mutate: (spec: any) => void = () => {}, extra: Partial<PlanInput> = {}): PlanInput {
+  const spec = defaultSpec();
+  spec.process.terminal = false;
+  mutate(spec);
+  return {
+    spec,
+    rootfs: "/nonexistent-rootfs",
+    containerId: "c1",
+    execFifo: "/run/tsrunc/c1/exec.fifo",
+    consoleSocketFd: null,
+    noPivot: false,
+    preserveFds: 0,
+    rootless: false,
+    cgroupLayout: { version: 2 },
+    ...extra,
+  };
+}
+
+const kinds = (ops: InitOp[]) => ops.map((o) => o.op);
+const indexOf = (ops: InitOp[], pred: (o: InitOp) => boolean) => ops.findIndex(pred);
+
+describe("the plan", () => {
+  it("creates the namespaces in one clone and keeps runc's order of steps", () => {
+    const b = buildPlan(input());
+    const ops = b.plan.ops;
+    expect(b.plan.cloneFlags).toBe(L.CLONE_NEWPID | L.CLONE_NEWNET | L.CLONE_NEWIPC | L.CLONE_NEWUTS | L.CLONE_NEWNS);
+    expect(b.refork).toBe(false);
+    expect(ops[0]).toEqual({ op: "cloexecFrom", from: 3 });
+    const setup = indexOf(ops, (o) => o.op === "sync" && o.tag === SYNC_SETUP);
+    const proc = indexOf(ops, (o) => o.op === "mount" && o.fstype === "proc");
+    const pivot = indexOf(ops, (o) => o.op === "pivotRoot");
+    const mask = indexOf(ops, (o) => o.op === "maskPath");
+    const ready = indexOf(ops, (o) => o.op === "sync" && o.tag === SYNC_READY);
+    const setuid = indexOf(ops, (o) => o.op === "setresuid");
+    const done = indexOf(ops, (o) => o.op === "sync" && o.tag === SYNC_DONE);
+    const wait = indexOf(ops, (o) => o.op === "waitStart");
+    expect(setup).toBeGreaterThan(0);
+    expect(proc).toBeGreaterThan(setup);
+    expect(pivot).toBeGreaterThan(proc);
+    expect(mask).toBeGreaterThan(pivot);
+    expect(ready).toBeGreaterThan(mask);
+    expect(setuid).toBeGreaterThan(ready);
+    expect(done).toBeGreaterThan(setuid);
+    expect(wait).toBe(done + 1);
+    expect(ops.at(-1)).toMatchObject({ op: "exec", argv: ["sh"] });
+    expect(b.describe).toHaveLength(ops.length);
+  });
+
+  it("mounts the spec's mounts inside the rootfs with their flags", () => {
+    const ops = buildPlan(input()).plan.ops;
+    const sys = ops.find((o) => o.op === "mount" && o.target === "/sys");
+    expect(sys).toMatchObject({ fstype: "sysfs", inRoot: true, flags: L.MS_NOSUID | L.MS_NOEXEC | L.MS_NODEV | L.MS_RDONLY });
+    const dev = ops.find((o) => o.op === "mount" && o.target === "/dev");
+    expect(dev).toMatchObject({ fstype: "tmpfs", data: "mode=755,size=65536k", flags: L.MS_NOSUID | L.MS_STRICTATIME });
+  });
+
+  it("creates runc's default devices with mknod, or binds them in a user namespace", () => {
+    const plain = buildPlan(input()).plan.ops;
+    expect(plain.find((o) => o.op === "mknod" && o.path === "/dev/null")).toMatchObject({ mode: L.S_IFCHR | 0o666, major: 1, minor: 3 });
+    const userns = buildPlan(
+      input((s) => {
+        s.linux.namespaces.push({ type: "user" });
+        s.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        s.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      }),
+    );
+    expect(userns.userns).toBe(true);
+    expect(userns.plan.ops.some((o) => o.op === "mknod")).toBe(false);
+    expect(userns.plan.ops.find((o) => o.op === "mount" && o.target === "/dev/null")).toMatchObject({ source: "/dev/null", flags: L.MS_BIND });
+    const setup = indexOf(userns.plan.ops, (o) => o.op === "sync" && o.tag === SYNC_SETUP);
+    expect(userns.plan.ops[setup + 1]).toEqual({ op: "setresgid", gid: 0 });
+  });
+
+  it("joins namespaces by path in a second stage, user first and mount last", () => {
+    const b = buildPlan(
+      input((s) => {
+        s.linux.namespaces = [{ type: "mount" }, { type: "network", path: "/var/run/netns/x" }, { type: "pid" }, { type: "user", path: "/proc/1/ns/user" }];
+      }),
+    );
+    expect(b.plan.cloneFlags).toBe(0);
+    expect(b.refork).toBe(true);
+    expect(kinds(b.plan.ops).slice(1, 5)).toEqual(["setns", "setns", "unshare", "sync"]);
+    expect(b.plan.ops[1]).toMatchObject({ path: "/proc/1/ns/user", nstype: L.CLONE_NEWUSER });
+    expect(b.plan.ops[3]).toEqual({ op: "unshare", flags: L.CLONE_NEWNS | L.CLONE_NEWPID });
+    expect(kinds(b.plan.ops)).toContain("forkParent");
+  });
+
+  it("refuses to run without a mount namespace", () => {
+    expect(() => buildPlan(input((s) => (s.linux.namespaces = [{ type: "pid" }])))).toThrow(/mount namespace/);
+  });
+
+  it("uses MS_MOVE and chroot with --no-pivot, and a console op with a terminal", () => {
+    const ops = buildPlan(input(() => {}, { noPivot: true, consoleSocketFd: 7 })).plan.ops;
+    expect(kinds(ops)).toContain("moveRoot");
+    expect(kinds(ops)).not.toContain("pivotRoot");
+    expect(ops.find((o) => o.op === "console")).toEqual({ op: "console", socketFd: 7, ptmxPath: "/dev/ptmx" });
+  });
+
+  it("drops every capability outside the bounding set and raises the ambient ones", () => {
+    const ops = buildPlan(input()).plan.ops;
+    const dropped = ops.filter((o) => o.op === "prctl" && o.option === L.PR_CAPBSET_DROP).map((o) => (o as any).arg2);
+    expect(dropped).not.toContain(5); // CAP_KILL is kept
+    expect(dropped).toContain(21); // CAP_SYS_ADMIN goes
+    const capset = ops.find((o) => o.op === "capset") as any;
+    expect(capset.effective).toBe((1n << 29n) | (1n << 5n) | (1n << 10n));
+    expect(ops.filter((o) => o.op === "prctl" && o.option === L.PR_CAP_AMBIENT)).toHaveLength(3);
+  });
+
+  it("preserves fds 3..3+N and marks the rest close-on-exec", () => {
+    const ops = buildPlan(input(() => {}, { preserveFds: 2 })).plan.ops;
+    expect(ops[0]).toEqual({ op: "cloexecFrom", from: 5 });
+    expect(ops[1]).toEqual({ op: "inheritFds", from: 3, to: 5 });
+  });
+
+  it("finds the executable like Go's LookPath", () => {
+    expect(execCandidates("sh", ["PATH=/usr/bin:/bin"])).toEqual(["/usr/bin/sh", "/bin/sh"]);
+    expect(execCandidates("./x", ["PATH=/bin"])).toEqual(["./x"]);
+    expect(execCandidates("sh", [])).toEqual([]);
+  });
+
+  it("writes sysctls, rlimits and the oom score", () => {
+    const ops = buildPlan(
+      input((s) => {
+        s.linux.sysctl = { "net.ipv4.ip_forward": "1" };
+        s.process.oomScoreAdj = 100;
+      }),
+    ).plan.ops;
+    expect(ops).toContainEqual({ op: "writeFile", path: "/proc/sys/net/ipv4/ip_forward", data: "1" });
+    expect(ops).toContainEqual({ op: "writeFile", path: "/proc/self/oom_score_adj", data: "100" });
+    expect(ops).toContainEqual({ op: "setrlimit", resource: L.RLIMITS.RLIMIT_NOFILE, soft: 1024n, hard: 1024n });
+  });
+});
