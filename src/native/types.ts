@@ -47,7 +47,8 @@ export type InitOp =
       inRoot: boolean;
     }
   /** Mask a path: bind /dev/null over a file, or mount a read-only empty tmpfs over a directory.
-   * ENOENT is tolerated (runc does the same). */
+   * ENOENT is tolerated (runc does the same). The path is always resolved in the root (the rootfs,
+   * or "/" once pivotRoot/moveRoot has run); "/dev/null" is taken from the current root. */
   | { op: "maskPath"; path: string }
   /** mknod(path, mode, makedev(major, minor)) then chown(uid, gid). EEXIST is an error. */
   | { op: "mknod"; path: string; mode: number; major: number; minor: number; uid: number; gid: number; inRoot: boolean }
@@ -88,17 +89,25 @@ export type InitOp =
   | { op: "console"; socketFd: number; ptmxPath: string }
   /** seccomp(SECCOMP_SET_MODE_FILTER, flags, program) with a classic-BPF program (8-byte insns). */
   | { op: "seccomp"; flags: number; program: Uint8Array }
-  /** faccessat(X_OK) over the candidates: fails with the first candidate's errno if none is executable.
+  /** faccessat(X_OK) over the candidates: fails with the first candidate's errno if none is executable
+   * (a directory counts as EACCES; no candidates at all: ENOENT).
    * Lets create report a missing binary before it returns, as runc does. */
   | { op: "checkExec"; candidates: string[] }
-  /** execve each candidate in turn with argv/envp; returns only on failure. Must be the last op. */
-  | { op: "exec"; candidates: string[]; argv: string[]; envp: string[] };
+  /** execve each candidate in turn with argv/envp; returns only on failure. Must be the last op.
+   * Fails with EACCES if any candidate gave EACCES, else with the first "not there" errno
+   * (ENOENT, ENOTDIR, ...), and stops at once on any other error (like execvp); no candidates: ENOENT. */
+  | { op: "exec"; candidates: string[]; argv: string[]; envp: string[] }
+  /** dup3(from, to, 0): `to` is left without close-on-exec (from === to: just clear it). */
+  | { op: "dup2"; from: number; to: number };
 
 export interface InitPlan {
   /** CLONE_NEW* flags for the first clone from this process (no CLONE_NEWTIME: use unshare+forkParent). */
   cloneFlags: number;
-  /** Absolute host path of the rootfs; the root for every inRoot path. */
+  /** Absolute host path of the rootfs; the root for every inRoot path. It is opened afresh for each
+   * inRoot op, so a bind mount of the rootfs onto itself is seen by the ops that follow it. Plans
+   * with no inRoot op (e.g. joining a running container) may pass "/". */
   rootfs: string;
+  /** Run in order in the child. A plan without an exec op exits 0 after its last op. */
   ops: InitOp[];
 }
 
@@ -123,6 +132,16 @@ export interface ExitStatus {
   /** Exit code, or null when killed by a signal. */
   code: number | null;
   signal: number | null;
+}
+
+/** What every function of `Native` throws for a failed system call. The message reads
+ * `<syscall>: <strerror> (errno N)`. */
+export interface NativeError extends Error {
+  /** Linux errno name, e.g. "ENOENT". */
+  code: string;
+  /** Positive Linux errno (unlike Node's negative uv errnos). */
+  errno: number;
+  syscall: string;
 }
 
 /** The one door to the addon. `fake.ts` implements it for unit tests without root. */
@@ -154,6 +173,8 @@ export interface Native {
   setWinsize(fd: number, rows: number, cols: number): void;
   getWinsize(fd: number): { rows: number; cols: number };
   close(fd: number): void;
+  /** mknod(path, S_IFIFO | mode): the exec fifo (the umask applies, as with mkfifo(3)). */
+  mkfifo(path: string, mode: number): void;
   /** prctl(PR_SET_CHILD_SUBREAPER, on) */
   setChildSubreaper(on: boolean): void;
 }

@@ -1,0 +1,391 @@
+//! The functions exported to JavaScript. Each is one system call (or one small group of them) with
+//! no policy; src/native/index.ts wraps them into the `Native` interface. Results are returned as
+//! plain arrays of numbers where that is simplest, and index.ts shapes them.
+
+use crate::napi::*;
+use crate::sys::*;
+use core::ffi::{c_char, c_int, c_long, c_void};
+use core::ptr;
+
+fn done(env: napi_env, r: JsResult<napi_value>) -> napi_value {
+    match r {
+        Ok(v) => v,
+        Err(Thrown) => {
+            let _ = env;
+            ptr::null_mut()
+        }
+    }
+}
+
+macro_rules! js_fn {
+    ($name:ident, $body:ident) => {
+        pub unsafe extern "C" fn $name(env: napi_env, info: napi_callback_info) -> napi_value {
+            let a = args(env, info);
+            done(env, $body(env, &a))
+        }
+    };
+}
+
+/// spawnInit(plan: Uint8Array) -> [pid, pidfd, sock]
+fn spawn_init_impl(env: napi_env, a: &[napi_value; MAX_ARGS]) -> JsResult<napi_value> {
+    let bytes = arg_bytes(env, a[0], "plan")?;
+    let plan = crate::plan::parse(bytes).map_err(|e| throw_plain(env, "EINVAL", &format!("spawnInit: bad plan: {}", e)))?;
+    let mut sv = [-1 as c_int; 2];
+    let r = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, sv.as_mut_ptr()) };
+    if r < 0 {
+        return Err(throw_errno(env, "socketpair", errno()));
+    }
+    let mut pidfd: c_int = -1;
+    let flags = plan.clone_flags | libc::CLONE_PIDFD as u64 | libc::SIGCHLD as u64;
+    // No new stack: fork semantics. The child gets a copy of this thread and of `plan`.
+    let pid = unsafe { libc::syscall(libc::SYS_clone, flags as c_long, 0usize, &mut pidfd as *mut c_int, 0usize, 0usize) };
+    if pid == 0 {
+        unsafe { crate::child::run(&plan, sv[1], sv[0]) }
+    }
+    let e = errno();
+    unsafe { close(sv[1]) };
+    if pid < 0 {
+        unsafe { close(sv[0]) };
+        return Err(throw_errno(env, "clone", e));
+    }
+    Ok(int_array(env, &[pid as i32, pidfd, sv[0]]))
+}
+js_fn!(spawn_init, spawn_init_impl);
+
+/// recvMessage(sock) -> [kind, a, b]; kind 0 = EOF.
+fn recv_message_impl(env: napi_env, a: &[napi_value; MAX_ARGS]) -> JsResult<napi_value> {
+    let sock = arg_i32(env, a[0], "sock")?;
+    let mut buf = [0u8; 16];
+    let n = loop {
+        let r = unsafe { libc::recv(sock, buf.as_mut_ptr() as *mut c_void, buf.len(), 0) };
+        if r < 0 {
+            let e = errno();
+            if e == libc::EINTR {
+                continue;
+            }
+            return Err(throw_errno(env, "recv", e));
+        }
+        break r as usize;
+    };
+    if n == 0 {
+        return Ok(int_array(env, &[0, 0, 0]));
+    }
+    if n != 12 {
+        return Err(throw_plain(env, "EPROTO", &format!("recvMessage: unexpected {}-byte message", n)));
+    }
+    let w = |i: usize| u32::from_le_bytes([buf[i], buf[i + 1], buf[i + 2], buf[i + 3]]) as i32;
+    Ok(int_array(env, &[w(0), w(4), w(8)]))
+}
+js_fn!(recv_message, recv_message_impl);
+
+/// reply(sock, value): one little-endian u32.
+fn reply_impl(env: napi_env, a: &[napi_value; MAX_ARGS]) -> JsResult<napi_value> {
+    let sock = arg_i32(env, a[0], "sock")?;
+    let v = arg_u32(env, a[1], "value")?;
+    let b = v.to_le_bytes();
+    loop {
+        let r = unsafe { libc::send(sock, b.as_ptr() as *const c_void, 4, libc::MSG_NOSIGNAL) };
+        if r < 0 {
+            let e = errno();
+            if e == libc::EINTR {
+                continue;
+            }
+            return Err(throw_errno(env, "send", e));
+        }
+        return Ok(undefined(env));
+    }
+}
+js_fn!(reply, reply_impl);
+
+/// [si_code, si_status] from a waitid() siginfo.
+fn status_pair(info: &libc::siginfo_t) -> [i32; 2] {
+    unsafe { [info.si_code, info.si_status()] }
+}
+
+unsafe fn waitid(idtype: c_int, id: c_int, options: c_int) -> Result<libc::siginfo_t, c_int> {
+    loop {
+        let mut info: libc::siginfo_t = core::mem::zeroed();
+        let r = libc::syscall(libc::SYS_waitid, idtype as c_long, id as c_long, &mut info as *mut libc::siginfo_t, options as c_long, 0usize);
+        if r < 0 {
+            let e = errno();
+            if e == libc::EINTR {
+                continue;
+            }
+            return Err(e);
+        }
+        return Ok(info);
+    }
+}
+
+struct WaitWork {
+    pidfd: c_int,
+    work: napi_async_work,
+    deferred: napi_deferred,
+    result: Result<[i32; 2], c_int>,
+}
+
+unsafe extern "C" fn wait_execute(_env: napi_env, data: *mut c_void) {
+    let w = &mut *(data as *mut WaitWork);
+    w.result = waitid(libc::P_PIDFD as c_int, w.pidfd, libc::WEXITED).map(|i| status_pair(&i));
+}
+
+unsafe extern "C" fn wait_complete(env: napi_env, _status: napi_status, data: *mut c_void) {
+    let w = Box::from_raw(data as *mut WaitWork);
+    match w.result {
+        Ok(pair) => napi_resolve_deferred(env, w.deferred, int_array(env, &pair)),
+        Err(e) => napi_reject_deferred(env, w.deferred, errno_error(env, "waitid", e)),
+    };
+    napi_delete_async_work(env, w.work);
+}
+
+/// waitPidfd(pidfd) -> Promise<[si_code, si_status]>, waitid(P_PIDFD, WEXITED) on a worker thread.
+fn wait_pidfd_impl(env: napi_env, a: &[napi_value; MAX_ARGS]) -> JsResult<napi_value> {
+    let pidfd = arg_i32(env, a[0], "pidfd")?;
+    let mut deferred = ptr::null_mut();
+    let mut promise = ptr::null_mut();
+    if unsafe { napi_create_promise(env, &mut deferred, &mut promise) } != NAPI_OK {
+        return Err(throw_plain(env, "ENOMEM", "waitPidfd: napi_create_promise failed"));
+    }
+    let w = Box::into_raw(Box::new(WaitWork { pidfd, work: ptr::null_mut(), deferred, result: Err(libc::EINVAL) }));
+    unsafe {
+        let name = string(env, "tsrunc.waitPidfd");
+        let st = napi_create_async_work(env, ptr::null_mut(), name, wait_execute, wait_complete, w as *mut c_void, &mut (*w).work);
+        if st != NAPI_OK || napi_queue_async_work(env, (*w).work) != NAPI_OK {
+            let w = Box::from_raw(w);
+            napi_reject_deferred(env, w.deferred, errno_error(env, "napi_queue_async_work", libc::ENOMEM));
+            if !w.work.is_null() {
+                napi_delete_async_work(env, w.work);
+            }
+        }
+    }
+    Ok(promise)
+}
+js_fn!(wait_pidfd, wait_pidfd_impl);
+
+/// tryWait(pid) -> null | [si_code, si_status]
+fn try_wait_impl(env: napi_env, a: &[napi_value; MAX_ARGS]) -> JsResult<napi_value> {
+    let pid = arg_i32(env, a[0], "pid")?;
+    match unsafe { waitid(libc::P_PID as c_int, pid, libc::WEXITED | libc::WNOHANG) } {
+        Err(e) => Err(throw_errno(env, "waitid", e)),
+        Ok(info) if unsafe { info.si_pid() } == 0 => Ok(null(env)),
+        Ok(info) => Ok(int_array(env, &status_pair(&info))),
+    }
+}
+js_fn!(try_wait, try_wait_impl);
+
+fn ret_fd(env: napi_env, what: &str, r: c_long) -> JsResult<napi_value> {
+    if r < 0 {
+        return Err(throw_errno(env, what, errno()));
+    }
+    Ok(int32(env, r as i32))
+}
+
+fn ret_unit(env: napi_env, what: &str, r: c_long) -> JsResult<napi_value> {
+    if r < 0 {
+        return Err(throw_errno(env, what, errno()));
+    }
+    Ok(undefined(env))
+}
+
+fn pidfd_open_impl(env: napi_env, a: &[napi_value; MAX_ARGS]) -> JsResult<napi_value> {
+    let pid = arg_i32(env, a[0], "pid")?;
+    ret_fd(env, "pidfd_open", unsafe { libc::syscall(SYS_pidfd_open, pid as c_long, 0usize) })
+}
+js_fn!(pidfd_open, pidfd_open_impl);
+
+fn pidfd_send_signal_impl(env: napi_env, a: &[napi_value; MAX_ARGS]) -> JsResult<napi_value> {
+    let fd = arg_i32(env, a[0], "pidfd")?;
+    let sig = arg_i32(env, a[1], "signal")?;
+    let r = unsafe { libc::syscall(SYS_pidfd_send_signal, fd as c_long, sig as c_long, 0usize, 0usize) };
+    ret_unit(env, "pidfd_send_signal", r)
+}
+js_fn!(pidfd_send_signal, pidfd_send_signal_impl);
+
+/// flock(fd, exclusive, nonBlocking) -> boolean (false: LOCK_NB and already held)
+fn flock_impl(env: napi_env, a: &[napi_value; MAX_ARGS]) -> JsResult<napi_value> {
+    let fd = arg_i32(env, a[0], "fd")?;
+    let ex = arg_bool(env, a[1], "exclusive")?;
+    let nb = arg_bool(env, a[2], "nonBlocking")?;
+    let op = if ex { libc::LOCK_EX } else { libc::LOCK_SH } | if nb { libc::LOCK_NB } else { 0 };
+    loop {
+        if unsafe { libc::flock(fd, op) } == 0 {
+            return Ok(boolean(env, true));
+        }
+        match errno() {
+            libc::EINTR => continue,
+            libc::EWOULDBLOCK if nb => return Ok(boolean(env, false)),
+            e => return Err(throw_errno(env, "flock", e)),
+        }
+    }
+}
+js_fn!(flock, flock_impl);
+
+/// socketpair(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC) -> [a, b]
+fn socketpair_impl(env: napi_env, _a: &[napi_value; MAX_ARGS]) -> JsResult<napi_value> {
+    let mut sv = [-1 as c_int; 2];
+    if unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, sv.as_mut_ptr()) } < 0 {
+        return Err(throw_errno(env, "socketpair", errno()));
+    }
+    Ok(int_array(env, &sv))
+}
+js_fn!(socketpair, socketpair_impl);
+
+fn connect_unix_impl(env: napi_env, a: &[napi_value; MAX_ARGS]) -> JsResult<napi_value> {
+    let path = arg_string(env, a[0], "path")?;
+    let mut addr: libc::sockaddr_un = unsafe { core::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    if path.is_empty() || path.len() >= addr.sun_path.len() || path.contains(&0) {
+        return Err(throw_errno(env, "connect", libc::ENAMETOOLONG));
+    }
+    for (d, s) in addr.sun_path.iter_mut().zip(path.iter()) {
+        *d = *s as c_char;
+    }
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(throw_errno(env, "socket", errno()));
+    }
+    let len = (core::mem::size_of::<libc::sa_family_t>() + path.len() + 1) as libc::socklen_t;
+    loop {
+        let r = unsafe { libc::connect(fd, &addr as *const libc::sockaddr_un as *const libc::sockaddr, len) };
+        if r == 0 {
+            return Ok(int32(env, fd));
+        }
+        let e = errno();
+        if e == libc::EINTR {
+            continue;
+        }
+        unsafe { close(fd) };
+        return Err(throw_errno(env, "connect", e));
+    }
+}
+js_fn!(connect_unix, connect_unix_impl);
+
+/// recvFd(sock) -> [fd, name]
+fn recv_fd_impl(env: napi_env, a: &[napi_value; MAX_ARGS]) -> JsResult<napi_value> {
+    let sock = arg_i32(env, a[0], "sock")?;
+    let mut name = vec![0u8; 4096];
+    let mut iov = libc::iovec { iov_base: name.as_mut_ptr() as *mut c_void, iov_len: name.len() };
+    let mut cbuf = [0u64; 16]; // room for several fds; extras are closed
+    let mut msg: libc::msghdr = unsafe { core::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr() as *mut c_void;
+    msg.msg_controllen = core::mem::size_of_val(&cbuf);
+    let n = loop {
+        let r = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        if r < 0 {
+            let e = errno();
+            if e == libc::EINTR {
+                continue;
+            }
+            return Err(throw_errno(env, "recvmsg", e));
+        }
+        break r as usize;
+    };
+    let mut got: c_int = -1;
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(c);
+                let count = ((*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize) / 4;
+                for i in 0..count {
+                    let mut fd: c_int = -1;
+                    ptr::copy_nonoverlapping(data.add(i * 4), &mut fd as *mut c_int as *mut u8, 4);
+                    if got < 0 {
+                        got = fd;
+                    } else {
+                        close(fd);
+                    }
+                }
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    if got < 0 {
+        let why = if n == 0 { "the peer closed the socket" } else { "the message carried no file descriptor" };
+        return Err(throw_plain(env, "ENOMSG", &format!("recvFd: {}", why)));
+    }
+    let name = String::from_utf8_lossy(&name[..n]).into_owned();
+    let mut arr = ptr::null_mut();
+    unsafe {
+        napi_create_array_with_length(env, 2, &mut arr);
+        napi_set_element(env, arr, 0, int32(env, got));
+        napi_set_element(env, arr, 1, string(env, &name));
+    }
+    Ok(arr)
+}
+js_fn!(recv_fd, recv_fd_impl);
+
+fn set_winsize_impl(env: napi_env, a: &[napi_value; MAX_ARGS]) -> JsResult<napi_value> {
+    let fd = arg_i32(env, a[0], "fd")?;
+    let rows = arg_u32(env, a[1], "rows")?;
+    let cols = arg_u32(env, a[2], "cols")?;
+    if rows > 0xFFFF || cols > 0xFFFF {
+        return Err(throw_errno(env, "ioctl(TIOCSWINSZ)", libc::EINVAL));
+    }
+    let ws = libc::winsize { ws_row: rows as u16, ws_col: cols as u16, ws_xpixel: 0, ws_ypixel: 0 };
+    ret_unit(env, "ioctl(TIOCSWINSZ)", unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) } as c_long)
+}
+js_fn!(set_winsize, set_winsize_impl);
+
+/// getWinsize(fd) -> [rows, cols]
+fn get_winsize_impl(env: napi_env, a: &[napi_value; MAX_ARGS]) -> JsResult<napi_value> {
+    let fd = arg_i32(env, a[0], "fd")?;
+    let mut ws: libc::winsize = unsafe { core::mem::zeroed() };
+    if unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } < 0 {
+        return Err(throw_errno(env, "ioctl(TIOCGWINSZ)", errno()));
+    }
+    Ok(int_array(env, &[ws.ws_row as i32, ws.ws_col as i32]))
+}
+js_fn!(get_winsize, get_winsize_impl);
+
+fn close_impl(env: napi_env, a: &[napi_value; MAX_ARGS]) -> JsResult<napi_value> {
+    let fd = arg_i32(env, a[0], "fd")?;
+    let r = unsafe { libc::syscall(libc::SYS_close, fd as c_long) };
+    // EINTR: Linux has released the fd anyway; retrying could close someone else's.
+    if r < 0 && errno() == libc::EINTR {
+        return Ok(undefined(env));
+    }
+    ret_unit(env, "close", r)
+}
+js_fn!(close_fd, close_impl);
+
+/// mkfifo(path, mode): mknodat(AT_FDCWD, path, S_IFIFO|mode, 0).
+fn mkfifo_impl(env: napi_env, a: &[napi_value; MAX_ARGS]) -> JsResult<napi_value> {
+    let path = arg_string(env, a[0], "path")?;
+    let mode = arg_u32(env, a[1], "mode")?;
+    let c = std::ffi::CString::new(path).map_err(|_| type_error(env, "path contains a NUL character"))?;
+    let r = unsafe {
+        libc::syscall(libc::SYS_mknodat, libc::AT_FDCWD as c_long, c.as_ptr(), (libc::S_IFIFO | (mode & 0o7777)) as c_long, 0usize)
+    };
+    ret_unit(env, "mkfifo", r)
+}
+js_fn!(mkfifo, mkfifo_impl);
+
+fn set_child_subreaper_impl(env: napi_env, a: &[napi_value; MAX_ARGS]) -> JsResult<napi_value> {
+    let on = arg_bool(env, a[0], "on")?;
+    let r = unsafe { libc::syscall(libc::SYS_prctl, libc::PR_SET_CHILD_SUBREAPER as c_long, on as c_long, 0usize, 0usize, 0usize) };
+    ret_unit(env, "prctl(PR_SET_CHILD_SUBREAPER)", r)
+}
+js_fn!(set_child_subreaper, set_child_subreaper_impl);
+
+/// (JS name, callback) pairs registered on the module's exports.
+pub const FUNCTIONS: &[(&[u8], napi_callback)] = &[
+    (b"spawnInit\0", spawn_init),
+    (b"recvMessage\0", recv_message),
+    (b"reply\0", reply),
+    (b"waitPidfd\0", wait_pidfd),
+    (b"tryWait\0", try_wait),
+    (b"pidfdOpen\0", pidfd_open),
+    (b"pidfdSendSignal\0", pidfd_send_signal),
+    (b"flock\0", flock),
+    (b"socketpair\0", socketpair),
+    (b"connectUnix\0", connect_unix),
+    (b"recvFd\0", recv_fd),
+    (b"setWinsize\0", set_winsize),
+    (b"getWinsize\0", get_winsize),
+    (b"close\0", close_fd),
+    (b"mkfifo\0", mkfifo),
+    (b"setChildSubreaper\0", set_child_subreaper),
+];

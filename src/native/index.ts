@@ -1,0 +1,111 @@
+// The only module that loads the addon. `native` implements the `Native` contract (types.ts); the
+// addon is dlopen'd on first use, so importing this module costs nothing and code paths that never
+// touch the kernel (e.g. `tsrunc --version`, unit tests with fake.ts) never load it.
+
+import { PLAN_VERSION, encodePlan } from "./encode.ts";
+import { loadAddon } from "./load.ts";
+import type { ExitStatus, InitMessage, InitPlan, Native, SpawnedInit } from "./types.ts";
+
+/** The raw functions exported by native/src/api.rs. Shapes are kept flat there; this file maps them. */
+interface RawAddon {
+  planVersion: number;
+  spawnInit(plan: Uint8Array): [pid: number, pidfd: number, sock: number];
+  recvMessage(sock: number): [kind: number, a: number, b: number];
+  reply(sock: number, value: number): void;
+  waitPidfd(pidfd: number): Promise<[siCode: number, siStatus: number]>;
+  tryWait(pid: number): [siCode: number, siStatus: number] | null;
+  pidfdOpen(pid: number): number;
+  pidfdSendSignal(pidfd: number, signal: number): void;
+  flock(fd: number, exclusive: boolean, nonBlocking: boolean): boolean;
+  socketpair(): [number, number];
+  connectUnix(path: string): number;
+  recvFd(sock: number): [fd: number, name: string];
+  setWinsize(fd: number, rows: number, cols: number): void;
+  getWinsize(fd: number): [rows: number, cols: number];
+  close(fd: number): void;
+  mkfifo(path: string, mode: number): void;
+  setChildSubreaper(on: boolean): void;
+}
+
+/** Message kinds on the init's sync socket (native/src/child.rs). */
+export const MSG_EOF = 0;
+export const MSG_SYNC = 1;
+export const MSG_PID = 2;
+export const MSG_ERROR = 3;
+
+// waitid(2) si_code values for SIGCHLD.
+const CLD_EXITED = 1;
+const CLD_KILLED = 2;
+const CLD_DUMPED = 3;
+
+let raw: RawAddon | undefined;
+
+function addon(): RawAddon {
+  if (raw) return raw;
+  const a = loadAddon() as RawAddon;
+  if (a.planVersion !== PLAN_VERSION) {
+    throw new Error(
+      `native addon speaks plan version ${a.planVersion}, encode.ts writes ${PLAN_VERSION}: rebuild with scripts/build-native.sh`,
+    );
+  }
+  raw = a;
+  return a;
+}
+
+/** Map waitid's (si_code, si_status) to an ExitStatus. */
+export function toExitStatus([code, status]: [number, number]): ExitStatus {
+  if (code === CLD_EXITED) return { code: status, signal: null };
+  if (code === CLD_KILLED || code === CLD_DUMPED) return { code: null, signal: status };
+  // CLD_STOPPED/CONTINUED/TRAPPED cannot come back with WEXITED only.
+  throw new Error(`waitid: unexpected si_code ${code}`);
+}
+
+/** Map a raw [kind, a, b] record to an InitMessage. */
+export function toInitMessage([kind, a, b]: [number, number, number]): InitMessage {
+  switch (kind) {
+    case MSG_EOF:
+      return { kind: "eof" };
+    case MSG_SYNC:
+      return { kind: "sync", tag: a >>> 0 };
+    case MSG_PID:
+      return { kind: "pid", pid: a };
+    case MSG_ERROR:
+      return { kind: "error", op: a, errno: b };
+    default:
+      throw new Error(`recvMessage: unknown message kind ${kind}`);
+  }
+}
+
+export const native: Native = {
+  spawnInit(plan: InitPlan): SpawnedInit {
+    const buf = encodePlan(plan);
+    const [pid, pidfd, sock] = addon().spawnInit(buf);
+    return { pid, pidfd, sock };
+  },
+  recvMessage: (sock) => toInitMessage(addon().recvMessage(sock)),
+  reply: (sock, value) => addon().reply(sock, value),
+  waitPidfd: async (pidfd) => toExitStatus(await addon().waitPidfd(pidfd)),
+  tryWait(pid) {
+    const r = addon().tryWait(pid);
+    return r === null ? null : toExitStatus(r);
+  },
+  pidfdOpen: (pid) => addon().pidfdOpen(pid),
+  pidfdSendSignal: (pidfd, signal) => addon().pidfdSendSignal(pidfd, signal),
+  flock: (fd, exclusive, nonBlocking) => addon().flock(fd, exclusive, nonBlocking),
+  socketpair: () => addon().socketpair(),
+  connectUnix: (path) => addon().connectUnix(path),
+  recvFd(sock) {
+    const [fd, name] = addon().recvFd(sock);
+    return { fd, name };
+  },
+  setWinsize: (fd, rows, cols) => addon().setWinsize(fd, rows, cols),
+  getWinsize(fd) {
+    const [rows, cols] = addon().getWinsize(fd);
+    return { rows, cols };
+  },
+  close: (fd) => addon().close(fd),
+  mkfifo: (path, mode) => addon().mkfifo(path, mode),
+  setChildSubreaper: (on) => addon().setChildSubreaper(on),
+};
+
+export type * from "./types.ts";
