@@ -595,7 +595,13 @@ unsafe fn run_op(st: &mut State, op: &Op) -> Res {
         Op::CloexecFrom { from } => sys3(SYS_close_range, *from as c_long, !0u32 as c_long, CLOSE_RANGE_CLOEXEC as c_long),
         Op::InheritFds { from, to } => {
             for fd in *from..*to {
-                clear_cloexec(fd as c_int)?;
+                // The sync socket must never reach the container: the parent waits for its EOF.
+                if fd as c_int != st.sock {
+                    match clear_cloexec(fd as c_int) {
+                        Ok(()) | Err(EBADF) => {} // not open: nothing to pass
+                        Err(e) => return Err(e),
+                    }
+                }
             }
             Ok(())
         }
@@ -627,6 +633,13 @@ unsafe fn run_op(st: &mut State, op: &Op) -> Res {
         }
         Op::CheckExec { candidates } => check_exec(candidates),
         Op::Exec { candidates, argv, envp } => Err(exec(candidates, argv, envp)),
-        Op::Dup2 { from, to } => dup_to(*from, *to),
+        Op::Dup2 { from, to } => {
+            if *to == st.sock {
+                // Move the sync socket out of the way rather than lose it.
+                let moved = check(syscall(libc::SYS_fcntl, st.sock as c_long, libc::F_DUPFD_CLOEXEC as c_long, 3usize))?;
+                st.sock = moved as c_int;
+            }
+            dup_to(*from, *to)
+        }
     }
 }

@@ -76,7 +76,8 @@ export type InitOp =
   | { op: "setsid" }
   /** Mark every fd >= from close-on-exec (close_range CLOSE_RANGE_CLOEXEC). */
   | { op: "cloexecFrom"; from: number }
-  /** Clear close-on-exec on fds [from, to) (preserved fds). */
+  /** Clear close-on-exec on fds [from, to) (preserved fds); fds that are not open are skipped. The
+   * init's own end of the sync socket is skipped too if it falls in the range (it must close at exec). */
   | { op: "inheritFds"; from: number; to: number }
   /** Open path with O_PATH|O_CLOEXEC and keep the fd in slot `slot` (0..7) for a later op. */
   | { op: "openPath"; path: string; slot: number }
@@ -97,7 +98,8 @@ export type InitOp =
    * Fails with EACCES if any candidate gave EACCES, else with the first "not there" errno
    * (ENOENT, ENOTDIR, ...), and stops at once on any other error (like execvp); no candidates: ENOENT. */
   | { op: "exec"; candidates: string[]; argv: string[]; envp: string[] }
-  /** dup3(from, to, 0): `to` is left without close-on-exec (from === to: just clear it). */
+  /** dup3(from, to, 0): `to` is left without close-on-exec (from === to: just clear it). If `to` is
+   * the init's end of the sync socket, that socket is first moved to another fd. */
   | { op: "dup2"; from: number; to: number };
 
 export interface InitPlan {

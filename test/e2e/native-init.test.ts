@@ -513,6 +513,46 @@ describe.skipIf(!isRoot)("native init (root)", () => {
     }
   });
 
+  it("never lets inheritFds or dup2 take the init's sync socket", async () => {
+    const [out] = outFile();
+    try {
+      // dup2 over every low fd: one of them is the child's end of the sync socket, which must move
+      // away and keep working for the second sync.
+      const dups: InitOp[] = [];
+      for (let fd = 3; fd < 64; fd++) if (fd !== out) dups.push({ op: "dup2", from: out, to: fd });
+      const a = await run({
+        cloneFlags: 0,
+        rootfs,
+        ops: [{ op: "sync", tag: 1 }, ...dups, { op: "sync", tag: 2 }, { op: "cloexecFrom", from: 3 }, bb("true")],
+      });
+      expect(a.messages).toEqual([{ kind: "sync", tag: 1 }, { kind: "sync", tag: 2 }, { kind: "eof" }]);
+      expect(a.init).toEqual({ code: 0, signal: null });
+      // inheritFds over a wide range (with holes) must not pass the socket on: EOF comes at exec,
+      // not when the (sleeping) process exits.
+      const t0 = Date.now();
+      let eofAfter = -1;
+      const b = native.spawnInit({
+        cloneFlags: 0,
+        rootfs,
+        ops: [{ op: "cloexecFrom", from: 3 }, { op: "inheritFds", from: 3, to: 1024 }, bb("sleep 2")],
+      });
+      const dog = watchdog(b.pid);
+      try {
+        expect(native.recvMessage(b.sock)).toEqual({ kind: "eof" });
+        eofAfter = Date.now() - t0;
+        native.pidfdSendSignal(b.pidfd, SIGKILL);
+        expect(await native.waitPidfd(b.pidfd)).toEqual({ code: null, signal: SIGKILL });
+      } finally {
+        native.close(b.pidfd);
+        native.close(b.sock);
+        stopWatchdog(dog);
+      }
+      expect(eofAfter).toBeLessThan(1500);
+    } finally {
+      fs.closeSync(out);
+    }
+  });
+
   it("applies rlimits, umask, chdir, hostname-free ops and capabilities", async () => {
     const [out, read] = outFile();
     const status = fs.readFileSync("/proc/self/status", "utf8");
