@@ -515,16 +515,23 @@ unsafe fn run_op(st: &mut State, op: &Op) -> Res {
             Err(ENOENT) if *optional => Ok(()),
             r => r,
         },
-        Op::MountSetattr { target, attr, recursive } => {
+        Op::MountSetattr { target, attr, recursive, optional } => {
             let rec = if *recursive { AT_RECURSIVE } else { 0 };
             let size = core::mem::size_of::<MountAttr>();
-            if target.in_root {
-                let fd = resolve(st, target, 0)?;
+            let r = if target.in_root {
+                let fd = match resolve(st, target, 0) {
+                    Err(ENOENT) if *optional => return Ok(()),
+                    r => r?,
+                };
                 let fl = (AT_EMPTY_PATH | rec) as c_long;
                 check(syscall(SYS_mount_setattr, fd.0 as c_long, cp(b"\0"), fl, attr as *const MountAttr, size)).map(|_| ())
             } else {
                 check(syscall(SYS_mount_setattr, AT_FDCWD as c_long, target.ptr(), rec as c_long, attr as *const MountAttr, size))
                     .map(|_| ())
+            };
+            match r {
+                Err(ENOENT) if *optional => Ok(()),
+                r => r,
             }
         }
         Op::MaskPath { path } => mask_path(st, path),

@@ -13,7 +13,7 @@ use core::ffi::c_char;
 use std::ffi::CString;
 
 pub const MAGIC: u32 = 0x4952_5354; // "TSRI" read as little-endian bytes
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 pub const SLOTS: usize = 8;
 pub const PATH_MAX: usize = 4096;
 const NULL_STR: u32 = 0xFFFF_FFFF;
@@ -86,7 +86,7 @@ pub enum Op {
     MkdirAll { path: Path, mode: u32 },
     Touch { path: Path, mode: u32 },
     Mount { source: Option<CString>, target: Path, fstype: Option<CString>, flags: u64, data: Option<CString>, optional: bool },
-    MountSetattr { target: Path, attr: MountAttr, recursive: bool },
+    MountSetattr { target: Path, attr: MountAttr, recursive: bool, optional: bool },
     MaskPath { path: Path },
     Mknod { path: Path, mode: u32, dev: u64, uid: u32, gid: u32 },
     Symlink { target: CString, linkpath: Path },
@@ -246,7 +246,8 @@ fn parse_op(r: &mut Reader) -> R<Op> {
             let attr = MountAttr { attr_set: r.u64()?, attr_clr: r.u64()?, propagation: r.u64()?, userns_fd: 0 };
             let recursive = r.bool()?;
             let ir = r.bool()?;
-            Op::MountSetattr { target: mk_path(target, ir)?, attr, recursive }
+            let optional = r.bool()?;
+            Op::MountSetattr { target: mk_path(target, ir)?, attr, recursive, optional }
         }
         MASK_PATH => Op::MaskPath { path: mk_path(r.path()?, true)? },
         MKNOD => {

@@ -16,7 +16,7 @@
 import type { InitOp, InitPlan } from "./types.ts";
 
 export const PLAN_MAGIC = 0x49525354; // bytes "TSRI"
-export const PLAN_VERSION = 1;
+export const PLAN_VERSION = 2;
 export const SLOT_COUNT = 8;
 export const PATH_MAX = 4096;
 const NULL_STR = 0xffffffff;
@@ -212,6 +212,7 @@ function encodeOp(w: Writer, op: InitOp): void {
       w.u64(op.propagation, "propagation");
       w.bool(op.recursive, "recursive");
       w.bool(op.inRoot, "inRoot");
+      w.bool(op.optional ?? false, "optional");
       return;
     case "maskPath":
       w.path(op.path, "path");

@@ -45,6 +45,8 @@ export type InitOp =
       propagation: number;
       recursive: boolean;
       inRoot: boolean;
+      /** Treat ENOENT on the target as success (readonlyPaths). */
+      optional?: boolean;
     }
   /** Mask a path: bind /dev/null over a file, or mount a read-only empty tmpfs over a directory.
    * ENOENT is tolerated (runc does the same). The path is always resolved in the root (the rootfs,

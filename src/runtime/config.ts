@@ -1,11 +1,13 @@
 // Reading a bundle's config.json: schema and semantic validation first, then the checks only the
 // runtime can make (features this build does not have are refused plainly, never ignored).
-import { loadAndValidate } from "../spec/validate.ts";
+import { loadAndValidate, type ValidateOptions } from "../spec/validate.ts";
+import type { Logger } from "./log.ts";
 
 export type Spec = Record<string, any>;
 
-export function loadBundleConfig(bundle: string): Spec {
-  const spec = loadAndValidate(bundle) as Spec;
+export function loadBundleConfig(bundle: string, opts: Omit<ValidateOptions, "bundle"> & { log?: Logger } = {}): Spec {
+  const { log, ...rest } = opts;
+  const spec = loadAndValidate(bundle, { ...rest, onWarning: (w) => log?.warn(`config.json: ${w.path || "/"}: ${w.message}`) }) as Spec;
   const unsupported: string[] = [];
   if (spec.linux?.seccomp) unsupported.push("/linux/seccomp: seccomp is not supported by tsrunc yet");
   if (spec.hooks && Object.values(spec.hooks).some((h) => Array.isArray(h) && h.length))

@@ -7,10 +7,11 @@ import { native as realNative } from "../native/index.ts";
 import { buildPlan, SYNC_DONE, SYNC_READY, SYNC_SETUP, type BuiltPlan } from "./plan.ts";
 import { nowRfc3339Nano, processStartTime, StateStore, statusOf, type ContainerState, type Status } from "./state.ts";
 import { silentLogger, type Logger } from "./log.ts";
-import { openCgroup, restoreCgroup, type ContainerCgroup } from "./cgroup.ts";
+import { loadCgroupManager, newCgroupManager, type CgroupManager } from "../cgroups/index.ts";
 import { parseSignal } from "./linux.ts";
 import { errnoMessage } from "./errno.ts";
 import { loadBundleConfig } from "./config.ts";
+import { effectiveResources } from "./devices.ts";
 
 export interface RuntimeOptions {
   root: string;
@@ -86,7 +87,7 @@ export class Runtime {
 
   async create(id: string, o: CreateOptions): Promise<Created> {
     const bundle = resolve(o.bundle);
-    const spec = loadBundleConfig(bundle);
+    const spec = loadBundleConfig(bundle, { requireProcess: true, rootless: this.rootless, systemdCgroup: this.opts.systemdCgroup, noPivotRoot: o.noPivot, log: this.log });
     if (!spec.process) throw new Error("process: a process is required to create a container");
     if (spec.process.terminal && !o.consoleSocket && !o.receiveConsole)
       throw new Error("cannot allocate tty if tsrunc will detach without setting console socket");
@@ -103,7 +104,7 @@ export class Runtime {
 
     this.store.reserve(id);
     const native = this.native;
-    let cgroup: ContainerCgroup | undefined;
+    let cgroup: CgroupManager | undefined;
     let pidfd = -1;
     let initPid = 0;
     const fdsToClose: number[] = [];
@@ -121,9 +122,14 @@ export class Runtime {
       systemdCgroup: this.opts.systemdCgroup ?? false,
     };
     try {
-      cgroup = openCgroup(spec, id, { systemd: state.systemdCgroup, rootless: state.rootless });
+      cgroup = newCgroupManager({
+        containerId: id,
+        cgroupsPath: spec.linux?.cgroupsPath,
+        systemd: state.systemdCgroup,
+        resources: effectiveResources(spec),
+      });
       cgroup.create();
-      state.cgroup = cgroup.serialize();
+      state.cgroup = cgroup.toState();
       // Written before anything runs, so that `delete --force` can undo a create that crashed.
       this.store.save(state);
 
@@ -214,7 +220,7 @@ export class Runtime {
     sock: number,
     firstPid: number,
     firstPidfd: number,
-    cgroup: ContainerCgroup,
+    cgroup: CgroupManager,
     spec: Record<string, any>,
     onPid: (pid: number, pidfd: number) => void,
     onDone: () => Promise<void>,
@@ -262,7 +268,7 @@ export class Runtime {
   }
 
   /** At the first sync point the namespaces exist: the parent writes what only it can. */
-  private setupFromParent(built: BuiltPlan, pid: number, cgroup: ContainerCgroup, spec: Record<string, any>): void {
+  private setupFromParent(built: BuiltPlan, pid: number, cgroup: CgroupManager, spec: Record<string, any>): void {
     const linux = spec.linux ?? {};
     if (built.timens && linux.timeOffsets) {
       const lines = Object.entries(linux.timeOffsets as Record<string, { secs?: number; nanosecs?: number }>).map(
@@ -278,7 +284,8 @@ export class Runtime {
       writeFileSync(`/proc/${pid}/gid_map`, fmt(linux.gidMappings ?? []));
     }
     cgroup.apply(pid);
-    cgroup.setResources(linux.resources);
+    const resources = effectiveResources(spec);
+    if (resources) cgroup.set(resources);
   }
 
   /** A namespace path that is not a namespace file gets a clear error before anything is made. */
@@ -331,7 +338,7 @@ export class Runtime {
     return statusOf(state, existsSync(this.store.fifo(id)), () => {
       if (!state?.cgroup) return false;
       try {
-        return restoreCgroup(state.cgroup).frozen();
+        return loadCgroupManager(state.cgroup).state() === "frozen";
       } catch {
         return false;
       }
@@ -377,7 +384,7 @@ export class Runtime {
       const status = this.statusOfState(id, state);
       if (status === "stopped") throw new Error("container not running");
       if (all && state!.cgroup) {
-        restoreCgroup(state!.cgroup).killAll(sig);
+        loadCgroupManager(state!.cgroup).killAll(sig);
         return;
       }
       this.signalInit(state!, sig);
@@ -427,8 +434,8 @@ export class Runtime {
   }
 
   private async killAndWait(state: ContainerState): Promise<void> {
-    const cg = state.cgroup ? restoreCgroup(state.cgroup) : undefined;
-    if (cg?.frozen()) cg.thaw();
+    const cg = state.cgroup ? loadCgroupManager(state.cgroup) : undefined;
+    if (cg?.state() === "frozen") cg.thaw();
     try {
       this.signalInit(state, 9);
     } catch {
@@ -445,7 +452,7 @@ export class Runtime {
   /** Remove everything the container had: its processes, cgroups and state. */
   destroy(state: ContainerState): void {
     if (state.cgroup) {
-      const cg = restoreCgroup(state.cgroup);
+      const cg = loadCgroupManager(state.cgroup);
       try {
         cg.killAll(9);
       } catch {}

@@ -7,6 +7,7 @@ import type { InitOp, InitPlan } from "../native/types.ts";
 import { mask, resolveCapabilities, lastCapability } from "../security/capabilities.ts";
 import * as L from "./linux.ts";
 import { flagsToAttrs, parseMountOptions } from "./mounts.ts";
+import { DEFAULT_DEVICES } from "./devices.ts";
 
 type Spec = Record<string, any>;
 
@@ -49,14 +50,6 @@ export interface BuiltPlan {
   refork: boolean;
 }
 
-const DEFAULT_DEVICES = [
-  { path: "/dev/null", major: 1, minor: 3 },
-  { path: "/dev/zero", major: 1, minor: 5 },
-  { path: "/dev/full", major: 1, minor: 7 },
-  { path: "/dev/tty", major: 5, minor: 0 },
-  { path: "/dev/urandom", major: 1, minor: 9 },
-  { path: "/dev/random", major: 1, minor: 8 },
-];
 
 class Ops {
   ops: InitOp[] = [];
@@ -213,7 +206,11 @@ export function buildPlan(input: PlanInput): BuiltPlan {
     for (const j of joins) o.add({ op: "setns", path: j.path, nstype: L.NAMESPACE_FLAGS[j.type]! }, `join ${j.type} namespace ${j.path}`);
     if (newFlags) o.add({ op: "unshare", flags: newFlags }, "create namespaces");
   }
+  // An unprivileged parent can only write the id maps of a dumpable child.
+  const dumpable = userns && input.rootless;
+  if (dumpable) o.add({ op: "prctl", option: L.PR_SET_DUMPABLE, arg2: 1, arg3: 0 }, "allow the parent to write the id maps");
   o.add({ op: "sync", tag: SYNC_SETUP }, "set up namespaces");
+  if (dumpable) o.add({ op: "prctl", option: L.PR_SET_DUMPABLE, arg2: 0, arg3: 0 }, "make the init non-dumpable again");
   if (userns || joinedUserns) {
     // runc becomes root in the user namespace before anything else.
     o.add({ op: "setresgid", gid: 0 }, "become root in the user namespace (gid)");
@@ -253,7 +250,7 @@ export function buildPlan(input: PlanInput): BuiltPlan {
     o.add({ op: "writeFile", path: "/proc/sys/" + key.replace(/\./g, "/"), data: value }, `write sysctl key ${key}`);
   for (const p of (linux.readonlyPaths ?? []) as string[]) {
     o.add({ op: "mount", source: p, target: p, fstype: null, flags: L.MS_BIND | L.MS_REC, data: null, inRoot: true, optional: true }, `bind ${p} read-only`);
-    o.add({ op: "mountSetattr", target: p, attrSet: L.MOUNT_ATTR_RDONLY, attrClr: 0, propagation: 0, recursive: true, inRoot: true }, `make ${p} read-only`);
+    o.add({ op: "mountSetattr", target: p, attrSet: L.MOUNT_ATTR_RDONLY, attrClr: 0, propagation: 0, recursive: true, inRoot: true, optional: true }, `make ${p} read-only`);
   }
   for (const p of (linux.maskedPaths ?? []) as string[]) o.add({ op: "maskPath", path: p }, `mask ${p}`);
 
@@ -326,11 +323,19 @@ function devOps(o: Ops, linux: Spec, userns: boolean): void {
   o.add({ op: "symlink", target: "pts/ptmx", linkpath: "/dev/ptmx", inRoot: true }, "symlink /dev/ptmx");
 }
 
+const RLIM_INFINITY = (1n << 64n) - 1n;
+
+/** JSON turns RLIM_INFINITY (2^64-1) into 2^64: anything that large means unlimited. */
+function rlimitValue(v: number | bigint): bigint {
+  const b = BigInt(v);
+  return b >= RLIM_INFINITY ? RLIM_INFINITY : b;
+}
+
 function processOps(o: Ops, proc: Spec, input: PlanInput, userns: boolean): void {
   for (const r of (proc.rlimits ?? []) as Spec[]) {
     const res = L.RLIMITS[r.type];
     if (res === undefined) throw new Error(`process.rlimits: unknown rlimit type "${r.type}"`);
-    o.add({ op: "setrlimit", resource: res, soft: BigInt(r.soft), hard: BigInt(r.hard) }, `setrlimit ${r.type}`);
+    o.add({ op: "setrlimit", resource: res, soft: rlimitValue(r.soft), hard: rlimitValue(r.hard) }, `setrlimit ${r.type}`);
   }
   if (proc.oomScoreAdj !== undefined)
     o.add({ op: "writeFile", path: "/proc/self/oom_score_adj", data: String(proc.oomScoreAdj) }, "write /proc/self/oom_score_adj");
@@ -355,7 +360,9 @@ function processOps(o: Ops, proc: Spec, input: PlanInput, userns: boolean): void
     { op: "capset", effective: mask(caps.effective), permitted: mask(caps.permitted), inheritable: mask(caps.inheritable) },
     "set capabilities",
   );
-  for (const c of caps.ambient) o.add({ op: "prctl", option: L.PR_CAP_AMBIENT, arg2: L.PR_CAP_AMBIENT_RAISE, arg3: c }, `raise ambient capability ${c}`);
+  // The kernel raises an ambient capability only if it is permitted and inheritable; runc's raise
+  // fails silently otherwise, so those are skipped here (the container sees the same CapAmb).
+  for (const c of caps.ambient.filter((c) => caps.permitted.includes(c) && caps.inheritable.includes(c))) o.add({ op: "prctl", option: L.PR_CAP_AMBIENT, arg2: L.PR_CAP_AMBIENT_RAISE, arg3: c }, `raise ambient capability ${c}`);
   o.add({ op: "umask", mask: user.umask ?? 0o022 }, "umask");
   o.add({ op: "chdir", path: proc.cwd ?? "/" }, `chdir to cwd ("${proc.cwd ?? "/"}") set in config.json`);
   if (proc.noNewPrivileges) o.add({ op: "prctl", option: L.PR_SET_NO_NEW_PRIVS, arg2: 1, arg3: 0 }, "set no_new_privs");

@@ -109,7 +109,12 @@ describe("the plan", () => {
     expect(dropped).toContain(21); // CAP_SYS_ADMIN goes
     const capset = ops.find((o) => o.op === "capset") as any;
     expect(capset.effective).toBe((1n << 29n) | (1n << 5n) | (1n << 10n));
-    expect(ops.filter((o) => o.op === "prctl" && o.option === L.PR_CAP_AMBIENT)).toHaveLength(3);
+    // runc's spec lists ambient capabilities but no inheritable ones: the kernel refuses to raise them
+    expect(ops.filter((o) => o.op === "prctl" && o.option === L.PR_CAP_AMBIENT)).toHaveLength(0);
+    const withInheritable = buildPlan(input((s) => (s.process.capabilities.inheritable = ["CAP_KILL"]))).plan.ops;
+    expect(withInheritable.filter((o) => o.op === "prctl" && o.option === L.PR_CAP_AMBIENT)).toEqual([
+      { op: "prctl", option: L.PR_CAP_AMBIENT, arg2: L.PR_CAP_AMBIENT_RAISE, arg3: 5 },
+    ]);
   });
 
   it("preserves fds 3..3+N and marks the rest close-on-exec", () => {

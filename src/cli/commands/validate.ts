@@ -5,7 +5,7 @@ import { loadBundleConfig } from "../../runtime/config.ts";
 /** Check a bundle and create nothing (runc has no such command). */
 export function run(ctx: CommandContext): number {
   const bundle = resolve((ctx.flags.bundle as string) || process.cwd());
-  loadBundleConfig(bundle);
+  loadBundleConfig(bundle, { log: ctx.log, systemdCgroup: ctx.systemdCgroup });
   process.stdout.write(`${bundle}/config.json: valid\n`);
   return 0;
 }

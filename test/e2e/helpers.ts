@@ -1,0 +1,104 @@
+// Shared by the end-to-end tests: bundles on the busybox rootfs, a private --root, a test-only
+// cgroup path, and checks that nothing is left behind.
+import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { defaultSpec } from "../../src/spec/generate.ts";
+
+export const TSRUNC = resolve("dist/tsrunc");
+export const ROOTFS = resolve("bundles/busybox/rootfs");
+export const isRoot = process.geteuid?.() === 0;
+export const haveBinary = existsSync(TSRUNC);
+/** One id per test run: every cgroup and state dir it makes is under it. */
+export const RUN = `r${process.pid}-${Date.now().toString(36)}`;
+export const CGROUP_PARENT = `/tsrunc-test/${RUN}`;
+
+export interface Bundle {
+  dir: string;
+  root: string;
+  id: string;
+  config: any;
+}
+
+let seq = 0;
+
+/** A bundle whose rootfs is the shared busybox one (read-only in the container). */
+export function makeBundle(mutate: (c: any) => void = () => {}, prefix = "c"): Bundle {
+  const dir = mkdtempSync(join(tmpdir(), "tsrunc-e2e-"));
+  const id = `${prefix}${++seq}-${process.pid}`;
+  const c: any = defaultSpec();
+  c.root.path = ROOTFS;
+  c.process.terminal = false;
+  c.process.args = ["true"];
+  c.linux.cgroupsPath = `${CGROUP_PARENT}/${id}`;
+  mutate(c);
+  writeFileSync(join(dir, "config.json"), JSON.stringify(c, null, 2));
+  return { dir, root: join(dir, "state"), id, config: c };
+}
+
+export function tsrunc(b: { root: string; dir?: string }, args: string[], opts: { input?: string; timeout?: number } = {}): SpawnSyncReturns<string> {
+  return spawnSync(TSRUNC, ["--root", b.root, ...args], {
+    cwd: b.dir,
+    encoding: "utf8",
+    input: opts.input ?? "",
+    timeout: opts.timeout ?? 20_000,
+  });
+}
+
+export function runc(b: { root: string; dir?: string }, args: string[], opts: { input?: string } = {}): SpawnSyncReturns<string> {
+  return spawnSync("runc", ["--root", b.root + "-runc", ...args], { cwd: b.dir, encoding: "utf8", input: opts.input ?? "", timeout: 20_000 });
+}
+
+/** Delete the container with both runtimes and remove the bundle. */
+export function cleanup(b: Bundle): void {
+  tsrunc(b, ["delete", "--force", b.id]);
+  spawnSync("runc", ["--root", b.root + "-runc", "delete", "--force", b.id]);
+  rmSync(b.dir, { recursive: true, force: true });
+}
+
+/** Everything a test may leave behind: mounts of its bundle, its cgroups, its state. */
+export function leftovers(b: Bundle): string[] {
+  const found: string[] = [];
+  const mountinfo = readFileSync("/proc/self/mountinfo", "utf8");
+  for (const line of mountinfo.split("\n")) if (line.includes(b.dir) || line.includes(ROOTFS)) found.push(`mount: ${line}`);
+  for (const h of cgroupHierarchies()) {
+    const p = join(h, CGROUP_PARENT, b.id);
+    if (existsSync(p)) found.push(`cgroup: ${p}`);
+  }
+  if (existsSync(join(b.root, b.id))) found.push(`state: ${join(b.root, b.id)}`);
+  return found;
+}
+
+export function cgroupHierarchies(): string[] {
+  const out: string[] = [];
+  for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+    const f = line.split(" ");
+    const sep = f.indexOf("-");
+    if (sep < 0) continue;
+    const fstype = f[sep + 1];
+    if (fstype === "cgroup" || fstype === "cgroup2") out.push(f[4]!);
+  }
+  return out;
+}
+
+/** Remove the run's cgroup parents once its containers are gone (rmdir refuses a non-empty cgroup,
+ * so a parent another run still uses stays). */
+export function removeRunCgroups(): void {
+  for (const h of cgroupHierarchies()) {
+    for (const p of [join(h, CGROUP_PARENT), join(h, "/tsrunc-test")]) {
+      try {
+        rmdirSync(p);
+      } catch {}
+    }
+  }
+}
+
+export function waitFor(pred: () => boolean, ms = 5000): boolean {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (pred()) return true;
+    spawnSync("sleep", ["0.02"]);
+  }
+  return pred();
+}
