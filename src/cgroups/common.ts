@@ -14,6 +14,8 @@ export function sleep(ms: number): void {
 
 export interface ManagerIo {
   fs?: CgroupFs;
+  /** The cgroup was made earlier (a manager loaded from state): apply() just joins. */
+  existing?: boolean;
   /** Where the kernel lists huge page sizes (default /sys/kernel/mm/hugepages). */
   hugePagesDir?: string;
 }
@@ -24,13 +26,14 @@ function depth(p: string): number {
 
 export abstract class BaseManager {
   abstract readonly kind: "v1" | "v2";
-  readonly files: CgroupFiles;
-  readonly fs: CgroupFs;
+  protected readonly files: CgroupFiles;
+  protected readonly fs: CgroupFs;
   protected readonly hugePagesDir: string;
   /** Directories made by this manager, in creation order. */
   protected created: string[];
   protected readonly pathMap: Record<string, string>;
   protected readonly mountpoints: Record<string, string>;
+  protected isCreated: boolean;
 
   constructor(
     readonly mode: CgroupMode,
@@ -46,6 +49,7 @@ export abstract class BaseManager {
     this.files = new CgroupFiles(this.fs);
     this.hugePagesDir = io.hugePagesDir ?? "/sys/kernel/mm/hugepages";
     this.created = [...created];
+    this.isCreated = io.existing ?? false;
   }
 
   get paths(): Readonly<Record<string, string>> {
@@ -73,16 +77,23 @@ export abstract class BaseManager {
     if (rel.startsWith("..") || posix.isAbsolute(rel)) {
       throw new CgroupError(`${dir} is not inside the cgroup hierarchy at ${top}`, { path: dir });
     }
-    const out: { dir: string; made: boolean }[] = [];
-    let cur = top;
-    for (const part of rel.split("/").filter(Boolean)) {
-      cur = join(cur, part);
-      const made = this.files.mkdir(cur);
-      if (made) this.created.push(cur);
-      out.push({ dir: cur, made });
-      each?.(cur);
+    // Another runtime may remove an empty parent while we descend: start over from the top then.
+    for (let attempt = 0; ; attempt++) {
+      const out: { dir: string; made: boolean }[] = [];
+      let cur = top;
+      try {
+        for (const part of rel.split("/").filter(Boolean)) {
+          cur = join(cur, part);
+          const made = this.files.mkdir(cur);
+          if (made && !this.created.includes(cur)) this.created.push(cur);
+          out.push({ dir: cur, made });
+          each?.(cur);
+        }
+        return out;
+      } catch (err) {
+        if (!(err instanceof CgroupError && err.code === "ENOENT" && err.path === cur && attempt < 3)) throw err;
+      }
     }
-    return out;
   }
 
   /** Writes a pid to cgroup.procs, retrying EINVAL (a process still being set up) as runc does. */
@@ -141,7 +152,7 @@ export abstract class BaseManager {
           if (leaves.has(dir)) this.removeTree(dir);
           else this.removeParent(dir);
         } catch (err) {
-          failure ??= dirError("rmdir", errPath(err) ?? dir, err);
+          failure ??= err instanceof CgroupError ? err : dirError("rmdir", dir, err);
         }
         if (!this.fs.exists(dir)) this.created = this.created.filter((d) => d !== dir);
       }
@@ -171,11 +182,6 @@ function rmdirQuiet(fs: CgroupFs, dir: string): void {
   try {
     fs.rmdir(dir);
   } catch (err) {
-    if (errnoCode(err) !== "ENOENT") throw Object.assign(err as object, { cgroupDir: dir });
+    if (errnoCode(err) !== "ENOENT") throw dirError("rmdir", dir, err);
   }
-}
-
-function errPath(err: unknown): string | undefined {
-  const d = (err as { cgroupDir?: unknown } | null)?.cgroupDir;
-  return typeof d === "string" ? d : undefined;
 }

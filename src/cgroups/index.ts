@@ -112,7 +112,7 @@ export function loadCgroupManager(state: CgroupState, opts: LoadOptions = {}): C
   for (const p of [...Object.values(state.paths), ...Object.values(state.mountpoints ?? {}), ...state.created]) {
     if (typeof p !== "string" || !isAbsolute(p)) throw new CgroupError(`invalid path ${JSON.stringify(p)} in cgroup state`);
   }
-  const io = { fs: opts.fs, hugePagesDir: opts.hugePagesDir };
+  const io = { fs: opts.fs, hugePagesDir: opts.hugePagesDir, existing: true };
   if (state.kind === "v2") {
     const dir = state.paths[""];
     if (!dir) throw new CgroupError("cgroup state of kind v2 has no path");

@@ -34,7 +34,6 @@ export class V1Manager extends BaseManager implements CgroupManager {
   readonly kind = "v1" as const;
   private readonly initial?: LinuxResources;
   private readonly skipDevices: boolean;
-  private isCreated = false;
 
   constructor(
     mode: "legacy" | "hybrid",

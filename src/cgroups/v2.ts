@@ -50,7 +50,6 @@ export class V2Manager extends BaseManager implements CgroupManager {
   readonly kind = "v2" as const;
   private readonly initial?: LinuxResources;
   private readonly deviceFilter?: V2DeviceFilter;
-  private isCreated = false;
 
   /** `root` is the unified mount point; `dir` the container's directory below it. */
   constructor(root: string, dir: string, created: string[], opts: V2Options = {}) {

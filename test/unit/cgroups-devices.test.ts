@@ -1,7 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { DeviceEmulator, deviceRuleString, deviceRulesFromSpec, stringifyJSON } from "../../src/cgroups/index.ts";
+import {
+  DeviceEmulator,
+  type LinuxDeviceCgroup,
+  deviceRuleString,
+  deviceRulesFromSpec,
+  stringifyJSON,
+} from "../../src/cgroups/index.ts";
 
-const rules = (...r: Parameters<typeof deviceRulesFromSpec>[0][]) => deviceRulesFromSpec(r.flat());
+const rules = (r: LinuxDeviceCgroup[]) => deviceRulesFromSpec(r);
 const strs = (l: ReturnType<DeviceEmulator["transition"]>) => l.map((r) => `${r.allow ? "allow" : "deny"} ${deviceRuleString(r)}`);
 
 describe("deviceRulesFromSpec", () => {

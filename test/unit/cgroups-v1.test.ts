@@ -93,6 +93,16 @@ describe("v1 manager: create, apply, destroy", () => {
     });
   });
 
+  it("a manager loaded from state joins a process (exec) without creating or setting anything", () => {
+    const cg = setup(HYBRID_LIKE_THIS_HOST, { resources: { cpu: { cpus: "1" } } });
+    cg.create();
+    k.writes.length = 0;
+    const later = loadCgroupManager(JSON.parse(JSON.stringify(cg.toState())), { fs: k });
+    later.apply(99);
+    expect(k.writes.every(([path, v]) => path.endsWith("/cgroup.procs") && v === "99")).toBe(true);
+    expect(k.writes).toHaveLength(10);
+  });
+
   it("ignores failures of the name=systemd and cgroup2 hierarchies (best effort, as runc), not of others", () => {
     const cg = setup();
     const eperm = () => {
@@ -133,6 +143,27 @@ describe("v1 manager: create, apply, destroy", () => {
     // The shared parent stays on the list: it was ours but now holds someone else's cgroup.
     expect(later.toState().created).toEqual([p("memory/tsrunc-test/r1")]);
     expect(later.exists()).toBe(false);
+  });
+
+  it("starts over when a parent vanishes while it descends (another runtime's destroy)", () => {
+    const cg = setup();
+    const orig = k.mkdir.bind(k);
+    let raced = false;
+    k.mkdir = (dir: string) => {
+      if (!raced && dir === p("memory/tsrunc-test/r1")) {
+        raced = true;
+        k.rmdir(p("memory/tsrunc-test"));
+        throw Object.assign(new Error("ENOENT"), { code: "ENOENT" });
+      }
+      return orig(dir);
+    };
+    cg.create();
+    expect(existsSync(cg.paths.memory!)).toBe(true);
+    expect(cg.toState().created.filter((d) => d.startsWith(p("memory")))).toEqual([
+      p("memory/tsrunc-test"),
+      p("memory/tsrunc-test/r1"),
+      p("memory/tsrunc-test/r1/c1"),
+    ]);
   });
 
   it("destroy() fails naming the cgroup when processes are still in it, and can be retried", () => {
