@@ -73,6 +73,17 @@ export class V1Manager extends BaseManager implements CgroupManager {
       // Co-mounted controllers get a symlink each: cpu -> cpu,cpuacct.
       if (name.includes(",")) for (const c of name.split(",")) symlinks.push({ name: c, target: name });
     }
+    // runc mounts the hierarchies in the host's mount order; so does the container's mountinfo then.
+    let mountinfo = "";
+    try {
+      mountinfo = this.fs.read("/proc/self/mountinfo");
+    } catch {}
+    const rank = (h: { name: string }) => {
+      const mp = Object.values(this.mountpoints).find((m) => posix.basename(m) === h.name);
+      const i = mp ? mountinfo.indexOf(` ${mp} `) : -1;
+      return i < 0 ? Number.MAX_SAFE_INTEGER : i;
+    };
+    hierarchies.sort((a, b) => rank(a) - rank(b));
     return { version: 1, hierarchies, symlinks };
   }
 

@@ -8,6 +8,7 @@ import { mask, resolveCapabilities, lastCapability } from "../security/capabilit
 import * as L from "./linux.ts";
 import { flagsToAttrs, parseMountOptions } from "./mounts.ts";
 import { DEFAULT_DEVICES } from "./devices.ts";
+import { resolveInRoot } from "./securejoin.ts";
 
 type Spec = Record<string, any>;
 
@@ -93,7 +94,8 @@ function homeOf(rootfs: string, uid: number): string {
 }
 
 function mountOps(o: Ops, m: Spec, input: PlanInput, userns: boolean): void {
-  const dest: string = m.destination;
+  // Symlinks in the destination are followed as the container would, never out of the rootfs.
+  const dest = resolveInRoot(input.rootfs, m.destination.startsWith("/") ? m.destination : "/" + m.destination);
   const opts = parseMountOptions(m.options);
   if (opts.idmap) throw new Error(`mounts: ${dest}: idmapped mounts are not supported yet`);
   const type: string | undefined = m.type;

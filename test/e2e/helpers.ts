@@ -1,7 +1,7 @@
 // Shared by the end-to-end tests: bundles on the busybox rootfs, a private --root, a test-only
 // cgroup path, and checks that nothing is left behind.
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { defaultSpec } from "../../src/spec/generate.ts";
@@ -37,23 +37,49 @@ export function makeBundle(mutate: (c: any) => void = () => {}, prefix = "c"): B
   return { dir, root: join(dir, "state"), id, config: c };
 }
 
+/** Run a command with its output in files, not pipes: a detached container inherits the caller's
+ * stdio, and a pipe would keep spawnSync waiting until the container exits. */
+function capture(cmd: string, args: string[], cwd: string | undefined, input: string, timeout: number): SpawnSyncReturns<string> {
+  const dir = mkdtempSync(join(tmpdir(), "tsrunc-out-"));
+  const out = openSync(join(dir, "out"), "w+");
+  const err = openSync(join(dir, "err"), "w+");
+  const inFile = join(dir, "in");
+  writeFileSync(inFile, input);
+  const inp = openSync(inFile, "r");
+  try {
+    const r = spawnSync(cmd, args, { cwd, stdio: [inp, out, err], timeout });
+    return { ...r, stdout: readFileSync(join(dir, "out"), "utf8"), stderr: readFileSync(join(dir, "err"), "utf8") } as SpawnSyncReturns<string>;
+  } finally {
+    closeSync(out);
+    closeSync(err);
+    closeSync(inp);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export function tsrunc(b: { root: string; dir?: string }, args: string[], opts: { input?: string; timeout?: number } = {}): SpawnSyncReturns<string> {
-  return spawnSync(TSRUNC, ["--root", b.root, ...args], {
-    cwd: b.dir,
-    encoding: "utf8",
-    input: opts.input ?? "",
-    timeout: opts.timeout ?? 20_000,
-  });
+  return capture(TSRUNC, ["--root", b.root, ...args], b.dir, opts.input ?? "", opts.timeout ?? 20_000);
 }
 
 export function runc(b: { root: string; dir?: string }, args: string[], opts: { input?: string } = {}): SpawnSyncReturns<string> {
-  return spawnSync("runc", ["--root", b.root + "-runc", ...args], { cwd: b.dir, encoding: "utf8", input: opts.input ?? "", timeout: 20_000 });
+  return capture("runc", ["--root", b.root + "-runc", ...args], b.dir, opts.input ?? "", 20_000);
+}
+
+/** The messages of runc-style log lines on stderr (`time=… level=error msg="…"`), unquoted. */
+export function errors(r: { stderr: string }): string {
+  return r.stderr
+    .split("\n")
+    .map((line) => {
+      const m = /level=\w+ msg=("(?:[^"\\]|\\.)*")/.exec(line);
+      return m ? JSON.parse(m[1]!) : line;
+    })
+    .join("\n");
 }
 
 /** Delete the container with both runtimes and remove the bundle. */
 export function cleanup(b: Bundle): void {
   tsrunc(b, ["delete", "--force", b.id]);
-  spawnSync("runc", ["--root", b.root + "-runc", "delete", "--force", b.id]);
+  runc(b, ["delete", "--force", b.id]);
   rmSync(b.dir, { recursive: true, force: true });
 }
 

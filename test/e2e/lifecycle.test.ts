@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { cleanup, haveBinary, isRoot, leftovers, makeBundle, removeRunCgroups, runc, tsrunc, waitFor, type Bundle } from "./helpers.ts";
+import { cleanup, errors, haveBinary, isRoot, leftovers, makeBundle, removeRunCgroups, runc, tsrunc, waitFor, type Bundle } from "./helpers.ts";
 
 const made: Bundle[] = [];
 function bundle(mutate?: (c: any) => void): Bundle {
@@ -68,11 +68,11 @@ describe.skipIf(!isRoot || !haveBinary)("lifecycle", () => {
 
     r = tsrunc(b, ["start", b.id]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain("cannot start an already running container");
+    expect(errors(r)).toContain("cannot start an already running container");
 
     r = tsrunc(b, ["delete", b.id]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain(`cannot delete container ${b.id} that is not stopped: running`);
+    expect(errors(r)).toContain(`cannot delete container ${b.id} that is not stopped: running`);
 
     expect(tsrunc(b, ["kill", b.id, "KILL"]).status).toBe(0);
     expect(waitFor(() => JSON.parse(tsrunc(b, ["state", b.id]).stdout).status === "stopped")).toBe(true);
@@ -80,15 +80,15 @@ describe.skipIf(!isRoot || !haveBinary)("lifecycle", () => {
     expect(stopped.pid).toBe(0);
 
     r = tsrunc(b, ["start", b.id]);
-    expect(r.stderr).toContain("cannot start a container that has stopped");
+    expect(errors(r)).toContain("cannot start a container that has stopped");
     r = tsrunc(b, ["kill", b.id]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain("container not running");
+    expect(errors(r)).toContain("container not running");
 
     expect(tsrunc(b, ["delete", b.id]).status).toBe(0);
     r = tsrunc(b, ["state", b.id]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain("container does not exist");
+    expect(errors(r)).toContain("container does not exist");
   });
 
   it("agrees with runc on the state document and the status sequence", () => {
@@ -131,7 +131,7 @@ describe.skipIf(!isRoot || !haveBinary)("lifecycle", () => {
     expect(tsrunc(b, ["kill", b.id, "10"]).status).toBe(0);
     const bad = tsrunc(b, ["kill", b.id, "FOO"]);
     expect(bad.status).toBe(1);
-    expect(bad.stderr).toContain('unknown signal "FOO"');
+    expect(errors(bad)).toContain('unknown signal "FOO"');
     const pid = JSON.parse(tsrunc(b, ["state", b.id]).stdout).pid;
     expect(tsrunc(b, ["delete", "--force", b.id]).status).toBe(0);
     expect(existsSync(`/proc/${pid}/stat`) && !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z")).toBe(false);
@@ -155,7 +155,7 @@ describe.skipIf(!isRoot || !haveBinary)("lifecycle", () => {
     expect(tsrunc(b, ["create", b.id]).status).toBe(0);
     const r = tsrunc(b, ["create", b.id]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain("container with given ID already exists");
+    expect(errors(r)).toContain("container with given ID already exists");
     expect(JSON.parse(tsrunc(b, ["state", b.id]).stdout).status).toBe("created");
   });
 
@@ -163,7 +163,7 @@ describe.skipIf(!isRoot || !haveBinary)("lifecycle", () => {
     const b = bundle((c) => (c.process.args = ["nosuchbinary"]));
     const r = tsrunc(b, ["create", b.id]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain('exec: "nosuchbinary": executable file not found in $PATH');
+    expect(errors(r)).toContain('exec: "nosuchbinary": executable file not found in $PATH');
     expect(leftovers(b)).toEqual([]);
   });
 
@@ -184,7 +184,7 @@ describe.skipIf(!isRoot || !haveBinary)("bad input", () => {
     const b = bundle((c) => (c.root.path = "/nonexistent-rootfs"));
     const r = tsrunc(b, ["create", b.id]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/root|rootfs/);
+    expect(errors(r)).toMatch(/root|rootfs/);
     expect(leftovers(b)).toEqual([]);
   });
 
@@ -192,7 +192,7 @@ describe.skipIf(!isRoot || !haveBinary)("bad input", () => {
     const b = bundle((c) => c.linux.namespaces.push({ type: "bogus" }));
     const r = tsrunc(b, ["create", b.id]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain("/linux/namespaces/5");
+    expect(errors(r)).toContain("/linux/namespaces/5");
     expect(leftovers(b)).toEqual([]);
   });
 
@@ -200,7 +200,7 @@ describe.skipIf(!isRoot || !haveBinary)("bad input", () => {
     const b = bundle((c) => (c.linux.namespaces[1] = { type: "network", path: "/etc/hostname" }));
     const r = tsrunc(b, ["create", b.id]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain("not a namespace");
+    expect(errors(r)).toContain("not a namespace");
     expect(leftovers(b)).toEqual([]);
   });
 

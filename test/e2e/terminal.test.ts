@@ -3,7 +3,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { cleanup, haveBinary, isRoot, leftovers, makeBundle, removeRunCgroups, TSRUNC, tsrunc, type Bundle } from "./helpers.ts";
+import { cleanup, errors, haveBinary, isRoot, leftovers, makeBundle, removeRunCgroups, TSRUNC, tsrunc, type Bundle } from "./helpers.ts";
 
 const made: Bundle[] = [];
 afterEach(() => {
@@ -58,6 +58,6 @@ describe.skipIf(!isRoot || !haveBinary)("terminal", () => {
     made.push(b);
     const r = tsrunc(b, ["create", b.id]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain("cannot allocate tty");
+    expect(errors(r)).toContain("cannot allocate tty");
   });
 });

@@ -1,5 +1,4 @@
-import { userInfo } from "node:os";
-import { statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import type { CommandContext } from "../context.ts";
 import { runtimeFor } from "./runtime.ts";
 
@@ -9,14 +8,21 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join("")).join("\n") + "\n";
 }
 
+/** The user owning the state directory, by name as runc shows it (#uid when it has none). */
 function ownerOf(dir: string): string {
+  let uid: number;
   try {
-    const uid = statSync(dir).uid;
-    if (uid === process.geteuid?.()) return userInfo().username;
-    return `#${uid}`;
+    uid = statSync(dir).uid;
   } catch {
     return "";
   }
+  try {
+    for (const line of readFileSync("/etc/passwd", "utf8").split("\n")) {
+      const f = line.split(":");
+      if (f[2] === String(uid)) return f[0]!;
+    }
+  } catch {}
+  return `#${uid}`;
 }
 
 export function run(ctx: CommandContext): number {
