@@ -76,7 +76,7 @@ describe("encodePlan", () => {
     const buf = encodePlan({ cloneFlags: 1, rootfs: "/", ops: [{ op: "sync", tag: 258 }] });
     expect(Array.from(buf)).toEqual([
       ...[0x54, 0x53, 0x52, 0x49], // magic
-      ...[1, 0, 0, 0], // version
+      ...[PLAN_VERSION, 0, 0, 0], // version
       ...[1, 0, 0, 0, 0, 0, 0, 0], // cloneFlags
       ...[1, 0, 0, 0, 0x2f], // rootfs "/"
       ...[1, 0, 0, 0], // one op
@@ -188,7 +188,7 @@ describe("encodePlan", () => {
           seen.push([r.str(), r.u32(), r.bool()]);
           break;
         case "mountSetattr":
-          seen.push([r.str(), r.u64(), r.u64(), r.u64(), r.bool(), r.bool()]);
+          seen.push([r.str(), r.u64(), r.u64(), r.u64(), r.bool(), r.bool(), r.bool()]);
           break;
         case "maskPath":
         case "chdir":
@@ -257,7 +257,7 @@ describe("encodePlan", () => {
       null,
       ["/a/b", 0o755, true],
       ["/f", 0o644, false],
-      ["/x", 1n, 2n, 1n << 18n, true, true],
+      ["/x", 1n, 2n, 1n << 18n, true, true, false],
       "/proc/kcore",
       ["/dev/null", 0o20666, 1, 3, 0xffffffff, 5, true],
       ["/proc/self/fd", "/dev/fd", true],
