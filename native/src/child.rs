@@ -648,5 +648,16 @@ unsafe fn run_op(st: &mut State, op: &Op) -> Res {
             }
             dup_to(*from, *to)
         }
+        Op::JoinSessionKeyring { name, perm } => {
+            const KEYCTL_JOIN_SESSION_KEYRING: c_long = 1;
+            const KEYCTL_SETPERM: c_long = 5;
+            const KEY_SPEC_SESSION_KEYRING: c_long = -3;
+            match check(syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr())) {
+                // No keyrings in this kernel: the separation is best effort.
+                Err(libc::ENOSYS) => Ok(()),
+                Err(e) => Err(e),
+                Ok(_) => check(syscall(libc::SYS_keyctl, KEYCTL_SETPERM, KEY_SPEC_SESSION_KEYRING, *perm as c_long)).map(|_| ()),
+            }
+        }
     }
 }

@@ -54,6 +54,7 @@ pub mod code {
     pub const CHECK_EXEC: u32 = 33;
     pub const EXEC: u32 = 34;
     pub const DUP2: u32 = 35;
+    pub const JOIN_SESSION_KEYRING: u32 = 36;
 }
 
 /// A path as the child uses it. For inRoot paths `c` is relative to the root (leading slashes
@@ -114,6 +115,7 @@ pub enum Op {
     CheckExec { candidates: Vec<CString> },
     Exec { candidates: Vec<CString>, argv: Argv, envp: Argv },
     Dup2 { from: i32, to: i32 },
+    JoinSessionKeyring { name: CString, perm: u32 },
 }
 
 pub struct Plan {
@@ -310,6 +312,7 @@ fn parse_op(r: &mut Reader) -> R<Op> {
         CHECK_EXEC => Op::CheckExec { candidates: r.strs()? },
         EXEC => Op::Exec { candidates: r.strs()?, argv: argv(r.strs()?), envp: argv(r.strs()?) },
         DUP2 => Op::Dup2 { from: r.u32()? as i32, to: r.u32()? as i32 },
+        JOIN_SESSION_KEYRING => Op::JoinSessionKeyring { name: r.cstr()?, perm: r.u32()? },
         other => return Err(format!("unknown op code {}", other)),
     })
 }

@@ -59,6 +59,7 @@ export const OP_CODES = {
   checkExec: 33,
   exec: 34,
   dup2: 35,
+  joinSessionKeyring: 36,
 } as const satisfies Record<InitOp["op"], number>;
 
 export class PlanEncodeError extends TypeError {
@@ -315,6 +316,10 @@ function encodeOp(w: Writer, op: InitOp): void {
     case "dup2":
       w.u32(op.from, "from");
       w.u32(op.to, "to");
+      return;
+    case "joinSessionKeyring":
+      w.str(op.name, "name");
+      w.u32(op.perm, "perm");
       return;
   }
 }

@@ -102,7 +102,9 @@ export type InitOp =
   | { op: "exec"; candidates: string[]; argv: string[]; envp: string[] }
   /** dup3(from, to, 0): `to` is left without close-on-exec (from === to: just clear it). If `to` is
    * the init's end of the sync socket, that socket is first moved to another fd. */
-  | { op: "dup2"; from: number; to: number };
+  | { op: "dup2"; from: number; to: number }
+  /** keyctl(JOIN_SESSION_KEYRING, name) then SETPERM(perm) on it; ENOSYS (no keyrings) tolerated. */
+  | { op: "joinSessionKeyring"; name: string; perm: number };
 
 export interface InitPlan {
   /** CLONE_NEW* flags for the first clone from this process (no CLONE_NEWTIME: use unshare+forkParent). */

@@ -157,6 +157,7 @@ export class Runtime {
         execFifo: waitForStart ? fifo : null,
         consoleSocketFd: consoleFd,
         noPivot: o.noPivot ?? false,
+        noNewKeyring: o.noNewKeyring ?? false,
         preserveFds: o.preserveFds ?? 0,
         rootless: state.rootless,
         cgroupLayout: cgroup.mountLayout(),

@@ -32,6 +32,8 @@ export interface PlanInput {
   /** An fd of this process (inherited by the init) to send the pty master through. */
   consoleSocketFd: number | null;
   noPivot: boolean;
+  /** Keep the caller's session keyring (--no-new-keyring). */
+  noNewKeyring?: boolean;
   preserveFds: number;
   /** The runtime runs unprivileged (rootless): setgroups is denied in its user namespace. */
   rootless: boolean;
@@ -219,6 +221,10 @@ export function buildPlan(input: PlanInput): BuiltPlan {
     o.add({ op: "setresuid", uid: 0 }, "become root in the user namespace (uid)");
   }
   if (refork) o.add({ op: "forkParent" }, "fork into the pid namespace");
+  // A keyring of its own, as runc gives each container ("_ses.<id>"), searchable by its user:
+  // the kernel's default for a new session keyring plus KEY_USR_SEARCH, as runc sets it.
+  if (!input.noNewKeyring)
+    o.add({ op: "joinSessionKeyring", name: `_ses.${input.containerId}`, perm: 0x3f1b0000 }, "join a new session keyring");
 
   if (spec.hostname !== undefined && spec.hostname !== "") o.add({ op: "sethostname", name: spec.hostname }, `sethostname ${spec.hostname}`);
   if (spec.domainname !== undefined && spec.domainname !== "") o.add({ op: "setdomainname", name: spec.domainname }, `setdomainname ${spec.domainname}`);
