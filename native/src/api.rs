@@ -201,24 +201,29 @@ fn pidfd_send_signal_impl(env: napi_env, a: &[napi_value; MAX_ARGS]) -> JsResult
 }
 js_fn!(pidfd_send_signal, pidfd_send_signal_impl);
 
-/// flock(fd, exclusive, nonBlocking) -> boolean (false: LOCK_NB and already held)
-fn flock_impl(env: napi_env, a: &[napi_value; MAX_ARGS]) -> JsResult<napi_value> {
+/// lockFile(fd, exclusive, nonBlocking) -> boolean (false: nonBlocking and already held).
+/// A POSIX record lock on the whole file (fcntl F_SETLK[W]): unlike flock, it belongs to this process
+/// only, so an init cloned while it is held does not keep holding it.
+fn lock_file_impl(env: napi_env, a: &[napi_value; MAX_ARGS]) -> JsResult<napi_value> {
     let fd = arg_i32(env, a[0], "fd")?;
     let ex = arg_bool(env, a[1], "exclusive")?;
     let nb = arg_bool(env, a[2], "nonBlocking")?;
-    let op = if ex { libc::LOCK_EX } else { libc::LOCK_SH } | if nb { libc::LOCK_NB } else { 0 };
+    let mut fl: libc::flock = unsafe { core::mem::zeroed() };
+    fl.l_type = if ex { libc::F_WRLCK } else { libc::F_RDLCK } as libc::c_short;
+    fl.l_whence = libc::SEEK_SET as libc::c_short;
+    let cmd = if nb { libc::F_SETLK } else { libc::F_SETLKW };
     loop {
-        if unsafe { libc::flock(fd, op) } == 0 {
+        if unsafe { libc::fcntl(fd, cmd, &fl as *const libc::flock) } == 0 {
             return Ok(boolean(env, true));
         }
         match errno() {
             libc::EINTR => continue,
-            libc::EWOULDBLOCK if nb => return Ok(boolean(env, false)),
-            e => return Err(throw_errno(env, "flock", e)),
+            libc::EAGAIN | libc::EACCES if nb => return Ok(boolean(env, false)),
+            e => return Err(throw_errno(env, "fcntl(F_SETLK)", e)),
         }
     }
 }
-js_fn!(flock, flock_impl);
+js_fn!(lock_file, lock_file_impl);
 
 /// socketpair(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC) -> [a, b]
 fn socketpair_impl(env: napi_env, _a: &[napi_value; MAX_ARGS]) -> JsResult<napi_value> {
@@ -370,6 +375,226 @@ fn set_child_subreaper_impl(env: napi_env, a: &[napi_value; MAX_ARGS]) -> JsResu
 }
 js_fn!(set_child_subreaper, set_child_subreaper_impl);
 
+// ---- cgroup v2 device filter: bpf(2) only. The program is built in TypeScript
+// (src/cgroups/devicefilter.ts); this loads it and attaches it as runc 1.1 does
+// (libcontainer/cgroups/ebpf): BPF_F_ALLOW_MULTI, replacing the one program already attached
+// (BPF_F_REPLACE) or detaching the old ones after the new one is in, so there is no moment
+// without a filter.
+
+const BPF_PROG_LOAD: c_long = 5;
+const BPF_PROG_ATTACH: c_long = 8;
+const BPF_PROG_DETACH: c_long = 9;
+const BPF_PROG_GET_FD_BY_ID: c_long = 13;
+const BPF_PROG_QUERY: c_long = 16;
+const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
+const BPF_CGROUP_DEVICE: u32 = 6;
+const BPF_F_ALLOW_MULTI: u32 = 2;
+const BPF_F_REPLACE: u32 = 4;
+
+/// union bpf_attr for BPF_PROG_LOAD, up to expected_attach_type.
+#[repr(C)]
+struct BpfProgLoad {
+    prog_type: u32,
+    insn_cnt: u32,
+    insns: u64,
+    license: u64,
+    log_level: u32,
+    log_size: u32,
+    log_buf: u64,
+    kern_version: u32,
+    prog_flags: u32,
+    prog_name: [u8; 16],
+    prog_ifindex: u32,
+    expected_attach_type: u32,
+}
+
+/// union bpf_attr for BPF_PROG_ATTACH / BPF_PROG_DETACH.
+#[repr(C)]
+struct BpfProgAttach {
+    target_fd: u32,
+    attach_bpf_fd: u32,
+    attach_type: u32,
+    attach_flags: u32,
+    replace_bpf_fd: u32,
+}
+
+/// union bpf_attr for BPF_PROG_QUERY.
+#[repr(C)]
+struct BpfProgQuery {
+    target_fd: u32,
+    attach_type: u32,
+    query_flags: u32,
+    attach_flags: u32,
+    prog_ids: u64,
+    prog_cnt: u32,
+    _pad: u32,
+}
+
+/// union bpf_attr for BPF_PROG_GET_FD_BY_ID.
+#[repr(C)]
+struct BpfGetFdById {
+    prog_id: u32,
+    next_id: u32,
+    open_flags: u32,
+}
+
+unsafe fn bpf<T>(cmd: c_long, attr: &mut T) -> Result<c_long, c_int> {
+    loop {
+        let r = libc::syscall(libc::SYS_bpf, cmd, attr as *mut T as *mut c_void, core::mem::size_of::<T>());
+        match check(r) {
+            Err(libc::EINTR) | Err(libc::EAGAIN) => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Closes an fd when dropped.
+struct Fd(c_int);
+impl Drop for Fd {
+    fn drop(&mut self) {
+        if self.0 >= 0 {
+            unsafe { close(self.0) };
+        }
+    }
+}
+
+/// Ids of the BPF_CGROUP_DEVICE programs attached to the cgroup directly.
+fn query_device_progs(dirfd: c_int) -> Result<Vec<u32>, c_int> {
+    let mut size = 64usize;
+    for _ in 0..10 {
+        let mut ids = vec![0u32; size];
+        let mut q = BpfProgQuery {
+            target_fd: dirfd as u32,
+            attach_type: BPF_CGROUP_DEVICE,
+            query_flags: 0,
+            attach_flags: 0,
+            prog_ids: ids.as_mut_ptr() as u64,
+            prog_cnt: size as u32,
+            _pad: 0,
+        };
+        match unsafe { bpf(BPF_PROG_QUERY, &mut q) } {
+            Ok(_) => {
+                ids.truncate(q.prog_cnt as usize);
+                return Ok(ids);
+            }
+            // The kernel wrote the real count: try again with room for it.
+            Err(libc::ENOSPC) => size = (q.prog_cnt as usize).max(size + 1),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(libc::ENOSPC)
+}
+
+/// An fd for an attached program; None if it is gone or an LSM keeps it from us (runc skips those).
+fn prog_fd_by_id(id: u32) -> Result<Option<Fd>, c_int> {
+    let mut a = BpfGetFdById { prog_id: id, next_id: 0, open_flags: 0 };
+    match unsafe { bpf(BPF_PROG_GET_FD_BY_ID, &mut a) } {
+        Ok(fd) => Ok(Some(Fd(fd as c_int))),
+        Err(libc::ENOENT) | Err(libc::EPERM) | Err(libc::EACCES) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn attach(dirfd: c_int, prog: c_int, flags: u32, replace: c_int) -> Result<(), c_int> {
+    let mut a = BpfProgAttach {
+        target_fd: dirfd as u32,
+        attach_bpf_fd: prog as u32,
+        attach_type: BPF_CGROUP_DEVICE,
+        attach_flags: flags,
+        replace_bpf_fd: if replace >= 0 { replace as u32 } else { 0 },
+    };
+    unsafe { bpf(BPF_PROG_ATTACH, &mut a) }.map(|_| ())
+}
+
+fn detach(dirfd: c_int, prog: c_int) -> Result<(), c_int> {
+    let mut a = BpfProgAttach { target_fd: dirfd as u32, attach_bpf_fd: prog as u32, attach_type: BPF_CGROUP_DEVICE, attach_flags: 0, replace_bpf_fd: 0 };
+    unsafe { bpf(BPF_PROG_DETACH, &mut a) }.map(|_| ())
+}
+
+/// BPF_PROG_LOAD; on failure, once more with the verifier's log, returned with the errno.
+fn load_device_prog(insns: &[u8], license: &std::ffi::CStr) -> Result<Fd, (c_int, String)> {
+    let attr = |log: &mut Vec<u8>, level: u32| BpfProgLoad {
+        prog_type: BPF_PROG_TYPE_CGROUP_DEVICE,
+        insn_cnt: (insns.len() / 8) as u32,
+        insns: insns.as_ptr() as u64,
+        license: license.as_ptr() as u64,
+        log_level: level,
+        log_size: if level > 0 { log.len() as u32 } else { 0 },
+        log_buf: if level > 0 { log.as_mut_ptr() as u64 } else { 0 },
+        kern_version: 0,
+        prog_flags: 0,
+        prog_name: *b"tsrunc_devices\0\0",
+        prog_ifindex: 0,
+        expected_attach_type: 0,
+    };
+    let mut nolog = Vec::new();
+    let mut a = attr(&mut nolog, 0);
+    match unsafe { bpf(BPF_PROG_LOAD, &mut a) } {
+        Ok(fd) => Ok(Fd(fd as c_int)),
+        Err(e) => {
+            let mut log = vec![0u8; 64 * 1024];
+            let mut a = attr(&mut log, 1);
+            let _ = unsafe { bpf(BPF_PROG_LOAD, &mut a) };
+            let n = log.iter().position(|&b| b == 0).unwrap_or(0);
+            Err((e, String::from_utf8_lossy(&log[..n]).trim().to_string()))
+        }
+    }
+}
+
+/// attachDeviceFilter(cgroupDir, insns: Uint8Array, license) -> number of programs attached before
+fn attach_device_filter_impl(env: napi_env, a: &[napi_value; MAX_ARGS]) -> JsResult<napi_value> {
+    let dir = arg_string(env, a[0], "cgroupDir")?;
+    let insns = arg_bytes(env, a[1], "insns")?;
+    let license = arg_string(env, a[2], "license")?;
+    if insns.is_empty() || insns.len() % 8 != 0 {
+        return Err(throw_plain(env, "EINVAL", "attachDeviceFilter: insns must be a non-empty multiple of 8 bytes"));
+    }
+    let dir = std::ffi::CString::new(dir).map_err(|_| type_error(env, "cgroupDir contains a NUL character"))?;
+    let license = std::ffi::CString::new(license).map_err(|_| type_error(env, "license contains a NUL character"))?;
+    // Programs are charged to RLIMIT_MEMLOCK on kernels before 5.11. Only this process is affected:
+    // the container's init was cloned before (runc does the same).
+    let inf = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
+    unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &inf) };
+
+    let dirfd = match unsafe { openat(libc::AT_FDCWD, dir.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0) } {
+        Ok(fd) => Fd(fd),
+        Err(e) => return Err(throw_errno(env, "open(cgroup directory)", e)),
+    };
+    let old = query_device_progs(dirfd.0).map_err(|e| throw_errno(env, "bpf(BPF_PROG_QUERY)", e))?;
+    let prog = match load_device_prog(insns, &license) {
+        Ok(fd) => fd,
+        Err((e, log)) => {
+            let err = errno_error(env, "bpf(BPF_PROG_LOAD)", e);
+            if !log.is_empty() {
+                set_prop(env, err, b"verifierLog\0", string(env, &log));
+            }
+            unsafe { napi_throw(env, err) };
+            return Err(Thrown);
+        }
+    };
+    // One program there (ours from before): swap it atomically where the kernel can (5.6+).
+    if old.len() == 1 {
+        if let Some(oldfd) = prog_fd_by_id(old[0]).map_err(|e| throw_errno(env, "bpf(BPF_PROG_GET_FD_BY_ID)", e))? {
+            match attach(dirfd.0, prog.0, BPF_F_ALLOW_MULTI | BPF_F_REPLACE, oldfd.0) {
+                Ok(()) => return Ok(int32(env, 1)),
+                Err(libc::EINVAL) => {} // no BPF_F_REPLACE: attach, then detach
+                Err(e) => return Err(throw_errno(env, "bpf(BPF_PROG_ATTACH, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI|BPF_F_REPLACE)", e)),
+            }
+        }
+    }
+    attach(dirfd.0, prog.0, BPF_F_ALLOW_MULTI, -1).map_err(|e| throw_errno(env, "bpf(BPF_PROG_ATTACH, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI)", e))?;
+    for id in &old {
+        if let Some(oldfd) = prog_fd_by_id(*id).map_err(|e| throw_errno(env, "bpf(BPF_PROG_GET_FD_BY_ID)", e))? {
+            match detach(dirfd.0, oldfd.0) {
+                Ok(()) | Err(libc::ENOENT) => {}
+                Err(e) => return Err(throw_errno(env, "bpf(BPF_PROG_DETACH, BPF_CGROUP_DEVICE) of an old filter", e)),
+            }
+        }
+    }
+    Ok(int32(env, old.len() as i32))
+}
+js_fn!(attach_device_filter, attach_device_filter_impl);
+
 /// (JS name, callback) pairs registered on the module's exports.
 pub const FUNCTIONS: &[(&[u8], napi_callback)] = &[
     (b"spawnInit\0", spawn_init),
@@ -379,7 +604,7 @@ pub const FUNCTIONS: &[(&[u8], napi_callback)] = &[
     (b"tryWait\0", try_wait),
     (b"pidfdOpen\0", pidfd_open),
     (b"pidfdSendSignal\0", pidfd_send_signal),
-    (b"flock\0", flock),
+    (b"lockFile\0", lock_file),
     (b"socketpair\0", socketpair),
     (b"connectUnix\0", connect_unix),
     (b"recvFd\0", recv_fd),
@@ -388,4 +613,5 @@ pub const FUNCTIONS: &[(&[u8], napi_callback)] = &[
     (b"close\0", close_fd),
     (b"mkfifo\0", mkfifo),
     (b"setChildSubreaper\0", set_child_subreaper),
+    (b"attachDeviceFilter\0", attach_device_filter),
 ];

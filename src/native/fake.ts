@@ -72,7 +72,7 @@ export class FakeNative implements Native {
   closedFds: number[] = [];
   /** Locks taken: fd → "ex" | "sh". */
   locks = new Map<number, "ex" | "sh">();
-  /** fds whose lock is "held by another process": flock with nonBlocking returns false. */
+  /** fds whose lock is "held by another process": lockFile with nonBlocking returns false. */
   contendedLocks = new Set<number>();
   /** What recvFd returns next (a fresh fd named "/dev/ptmx" when empty). */
   fdsToReceive: { fd: number; name: string }[] = [];
@@ -82,6 +82,8 @@ export class FakeNative implements Native {
   winsizes = new Map<number, { rows: number; cols: number }>();
   fifos: { path: string; mode: number }[] = [];
   subreaper = false;
+  /** The device filter attached to each cgroup directory (one per directory, as the real one keeps). */
+  deviceFilters = new Map<string, { insns: Uint8Array; license: string }>();
 
   private scripts: (FakeScript | ((plan: InitPlan) => FakeScript))[] = [];
   private nextPid = 1000;
@@ -245,11 +247,11 @@ export class FakeNative implements Native {
     if (signal === SIGKILL || this.fatalSignals.has(signal)) this.exit(pid, { code: null, signal });
   }
 
-  flock(fd: number, exclusive: boolean, nonBlocking: boolean): boolean {
-    this.log("flock", [fd, exclusive, nonBlocking]);
+  lockFile(fd: number, exclusive: boolean, nonBlocking: boolean): boolean {
+    this.log("lockFile", [fd, exclusive, nonBlocking]);
     if (this.contendedLocks.has(fd)) {
       if (nonBlocking) return false;
-      throw new Error(`fake: flock(${fd}) would block forever (fd is in contendedLocks)`);
+      throw new Error(`fake: lockFile(${fd}) would block forever (fd is in contendedLocks)`);
     }
     this.locks.set(fd, exclusive ? "ex" : "sh");
     return true;
@@ -304,5 +306,13 @@ export class FakeNative implements Native {
   setChildSubreaper(on: boolean): void {
     this.log("setChildSubreaper", [on]);
     this.subreaper = on;
+  }
+
+  attachDeviceFilter(cgroupDir: string, insns: Uint8Array, license: string): number {
+    this.log("attachDeviceFilter", [cgroupDir, insns, license]);
+    if (insns.length === 0 || insns.length % 8 !== 0) throw nativeError("bpf(BPF_PROG_LOAD)", "EINVAL");
+    const before = this.deviceFilters.get(cgroupDir) ? 1 : 0;
+    this.deviceFilters.set(cgroupDir, { insns, license });
+    return before;
   }
 }

@@ -16,7 +16,7 @@ interface RawAddon {
   tryWait(pid: number): [siCode: number, siStatus: number] | null;
   pidfdOpen(pid: number): number;
   pidfdSendSignal(pidfd: number, signal: number): void;
-  flock(fd: number, exclusive: boolean, nonBlocking: boolean): boolean;
+  lockFile(fd: number, exclusive: boolean, nonBlocking: boolean): boolean;
   socketpair(): [number, number];
   connectUnix(path: string): number;
   recvFd(sock: number): [fd: number, name: string];
@@ -25,6 +25,7 @@ interface RawAddon {
   close(fd: number): void;
   mkfifo(path: string, mode: number): void;
   setChildSubreaper(on: boolean): void;
+  attachDeviceFilter(cgroupDir: string, insns: Uint8Array, license: string): number;
 }
 
 /** Message kinds on the init's sync socket (native/src/child.rs). */
@@ -91,7 +92,7 @@ export const native: Native = {
   },
   pidfdOpen: (pid) => addon().pidfdOpen(pid),
   pidfdSendSignal: (pidfd, signal) => addon().pidfdSendSignal(pidfd, signal),
-  flock: (fd, exclusive, nonBlocking) => addon().flock(fd, exclusive, nonBlocking),
+  lockFile: (fd, exclusive, nonBlocking) => addon().lockFile(fd, exclusive, nonBlocking),
   socketpair: () => addon().socketpair(),
   connectUnix: (path) => addon().connectUnix(path),
   recvFd(sock) {
@@ -106,6 +107,7 @@ export const native: Native = {
   close: (fd) => addon().close(fd),
   mkfifo: (path, mode) => addon().mkfifo(path, mode),
   setChildSubreaper: (on) => addon().setChildSubreaper(on),
+  attachDeviceFilter: (cgroupDir, insns, license) => addon().attachDeviceFilter(cgroupDir, insns, license),
 };
 
 export type * from "./types.ts";

@@ -166,8 +166,9 @@ export interface Native {
   pidfdOpen(pid: number): number;
   pidfdSendSignal(pidfd: number, signal: number): void;
 
-  /** flock(fd, LOCK_EX|LOCK_SH [|LOCK_NB]); false if LOCK_NB and already held. */
-  flock(fd: number, exclusive: boolean, nonBlocking: boolean): boolean;
+  /** A POSIX record lock (fcntl F_SETLK[W]) on the whole file; false if nonBlocking and already held.
+   * Not flock: an init cloned while the lock is held must not keep holding it. */
+  lockFile(fd: number, exclusive: boolean, nonBlocking: boolean): boolean;
 
   /** socketpair(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC) */
   socketpair(): [number, number];
@@ -183,4 +184,11 @@ export interface Native {
   mkfifo(path: string, mode: number): void;
   /** prctl(PR_SET_CHILD_SUBREAPER, on) */
   setChildSubreaper(on: boolean): void;
+
+  /** cgroup v2 device rules: BPF_PROG_LOAD a BPF_PROG_TYPE_CGROUP_DEVICE program (`insns`: struct
+   * bpf_insn array, built by src/cgroups/devicefilter.ts) and BPF_PROG_ATTACH it to the cgroup
+   * directory with BPF_F_ALLOW_MULTI, replacing (BPF_F_REPLACE) or then detaching the device programs
+   * attached there before, as runc does. Returns how many were attached before. A verifier
+   * rejection's log is on the error's `verifierLog`. */
+  attachDeviceFilter(cgroupDir: string, insns: Uint8Array, license: string): number;
 }

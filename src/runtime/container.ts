@@ -1,6 +1,6 @@
 // The container lifecycle, as runc has it: create (the init waits at exec.fifo), start, state, kill,
 // delete. This is the library the CLI, the shim and the manager call; it never prints.
-import { closeSync, existsSync, openSync, readSync, realpathSync, renameSync, rmSync, statfsSync, unlinkSync, writeFileSync, constants as fsc } from "node:fs";
+import { closeSync, existsSync, openSync, readSync, realpathSync, renameSync, rmdirSync, rmSync, statfsSync, unlinkSync, writeFileSync, constants as fsc } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import type { InitMessage, Native } from "../native/types.ts";
 import { native as realNative } from "../native/index.ts";
@@ -12,6 +12,7 @@ import { parseSignal } from "./linux.ts";
 import { errnoMessage } from "./errno.ts";
 import { loadBundleConfig } from "./config.ts";
 import { effectiveResources } from "./devices.ts";
+import { nativeDeviceFilter } from "./devicefilter.ts";
 
 export interface RuntimeOptions {
   root: string;
@@ -71,6 +72,10 @@ export class Runtime {
     this.store = new StateStore(opts.root, () => this.native);
   }
 
+  /** What a cgroup manager that writes resources needs from the runtime: the v2 device filter
+   * (eBPF through the addon, loaded only when a v2 manager sets device rules). */
+  readonly cgroupOptions = { deviceFilter: nativeDeviceFilter(() => this.native) };
+
   /** The addon itself loads on first use: commands like `state` or `list` never pay for it. */
   get native(): Native {
     return (this.nativeImpl ??= realNative);
@@ -103,6 +108,11 @@ export class Runtime {
     this.checkNamespacePaths(spec);
 
     this.store.reserve(id);
+    // Held until create returns: a racing delete or start waits for a complete container.
+    return this.store.withLockAsync(id, () => this.createLocked(id, o, bundle, spec, rootfs));
+  }
+
+  private async createLocked(id: string, o: CreateOptions, bundle: string, spec: Record<string, any>, rootfs: string): Promise<Created> {
     const native = this.native;
     let cgroup: CgroupManager | undefined;
     let pidfd = -1;
@@ -122,15 +132,17 @@ export class Runtime {
       systemdCgroup: this.opts.systemdCgroup ?? false,
     };
     try {
+      // Written before anything is made, so that `delete --force` can undo a create that crashed.
+      this.store.save(state);
       cgroup = newCgroupManager({
         containerId: id,
         cgroupsPath: spec.linux?.cgroupsPath,
         systemd: state.systemdCgroup,
         resources: effectiveResources(spec),
+        ...this.cgroupOptions,
       });
       cgroup.create();
       state.cgroup = cgroup.toState();
-      // Written before anything runs, so that `delete --force` can undo a create that crashed.
       this.store.save(state);
 
       const waitForStart = o.waitForStart !== false;
@@ -383,11 +395,14 @@ export class Runtime {
     this.store.withLock(id, () => {
       const state = this.store.load(id);
       const status = this.statusOfState(id, state);
-      if (status === "stopped") throw new Error("container not running");
-      if (all && state!.cgroup) {
-        loadCgroupManager(state!.cgroup).killAll(sig);
+      if (all && state?.cgroup) {
+        // As runc: --all signals whatever is in the cgroup, even after the init is gone.
+        const cg = loadCgroupManager(state.cgroup);
+        if (status === "stopped" && !cg.exists()) return;
+        cg.killAll(sig);
         return;
       }
+      if (status === "stopped") throw new Error("container not running");
       this.signalInit(state!, sig);
     });
   }
@@ -412,26 +427,25 @@ export class Runtime {
   // ---------------------------------------------------------------- delete
 
   async delete(id: string, force = false): Promise<void> {
-    let state: ContainerState | null;
     try {
-      state = this.store.load(id);
+      await this.store.withLockAsync(id, async () => {
+        const state = this.store.load(id);
+        if (state === null) {
+          // A create that died before writing anything: only the directory is left.
+          this.store.remove(id);
+          return;
+        }
+        const status = this.statusOfState(id, state);
+        if ((status === "running" || status === "paused") && !force)
+          throw new Error(`cannot delete container ${id} that is not stopped: ${status}`);
+        if (status !== "stopped") await this.killAndWait(state);
+        this.destroy(state);
+      });
     } catch (e) {
+      // runc: deleting what does not exist is fine with --force.
       if (force && (e as Error).message === "container does not exist") return;
       throw e;
     }
-    if (state === null) {
-      // A create that never finished: nothing runs, only the directory is left.
-      this.store.remove(id);
-      return;
-    }
-    await this.store.withLockAsync(id, async () => {
-      const status = this.statusOfState(id, state);
-      if (status === "running" || status === "paused") {
-        if (!force) throw new Error(`cannot delete container ${id} that is not stopped: ${status}`);
-      }
-      if (status !== "stopped") await this.killAndWait(state!);
-      this.destroy(state!);
-    });
   }
 
   private async killAndWait(state: ContainerState): Promise<void> {
@@ -458,6 +472,17 @@ export class Runtime {
         cg.killAll(9);
       } catch {}
       cg.destroy();
+    } else {
+      // A create that died before recording its cgroup may still have made the container's own
+      // directories: remove those (only if empty, as rmdir does); parents stay, as with runc.
+      try {
+        const paths = newCgroupManager({ containerId: state.id, cgroupsPath: state.config.linux?.cgroupsPath, systemd: state.systemdCgroup }).paths;
+        for (const p of Object.values(paths)) {
+          try {
+            rmdirSync(p);
+          } catch {}
+        }
+      } catch {}
     }
     this.store.remove(state.id);
   }

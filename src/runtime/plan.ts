@@ -206,9 +206,12 @@ export function buildPlan(input: PlanInput): BuiltPlan {
   o.add({ op: "cloexecFrom", from: keepTo }, "close inherited file descriptors");
   if (input.preserveFds > 0) o.add({ op: "inheritFds", from: 3, to: keepTo }, "pass preserved file descriptors");
 
+  // The cgroup namespace is made after the parent has put the init in its cgroup, so that the
+  // container's cgroup is its root (as runc does).
+  const earlyFlags = newFlags & ~L.CLONE_NEWCGROUP;
   if (twoStage) {
     for (const j of joins) o.add({ op: "setns", path: j.path, nstype: L.NAMESPACE_FLAGS[j.type]! }, `join ${j.type} namespace ${j.path}`);
-    if (newFlags) o.add({ op: "unshare", flags: newFlags }, "create namespaces");
+    if (earlyFlags) o.add({ op: "unshare", flags: earlyFlags }, "create namespaces");
   }
   // An unprivileged parent can only write the id maps of a dumpable child.
   const dumpable = userns && input.rootless;
@@ -220,6 +223,7 @@ export function buildPlan(input: PlanInput): BuiltPlan {
     o.add({ op: "setresgid", gid: 0 }, "become root in the user namespace (gid)");
     o.add({ op: "setresuid", uid: 0 }, "become root in the user namespace (uid)");
   }
+  if (newFlags & L.CLONE_NEWCGROUP) o.add({ op: "unshare", flags: L.CLONE_NEWCGROUP }, "create the cgroup namespace");
   if (refork) o.add({ op: "forkParent" }, "fork into the pid namespace");
   // A keyring of its own, as runc gives each container ("_ses.<id>"), searchable by its user:
   // the kernel's default for a new session keyring plus KEY_USR_SEARCH, as runc sets it.
@@ -271,7 +275,7 @@ export function buildPlan(input: PlanInput): BuiltPlan {
   if (proc) processOps(o, proc, input, userns);
 
   return {
-    plan: { cloneFlags: twoStage ? 0 : newFlags, rootfs: input.rootfs, ops: o.ops },
+    plan: { cloneFlags: twoStage ? 0 : earlyFlags, rootfs: input.rootfs, ops: o.ops },
     describe: o.describe,
     newNamespaces: newFlags,
     userns,

@@ -1,6 +1,7 @@
 // Container state under --root: one directory per container holding state.json (written atomically)
 // and exec.fifo (present while the container waits for `start`, as in runc). Commands that change a
-// container hold an exclusive flock on its directory, so two racing commands never interleave.
+// container hold an exclusive lock on its "lock" file, so two racing commands never interleave. The
+// lock is a POSIX record lock, which a cloned init does not inherit (a flock it would keep holding).
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, constants as fsc } from "node:fs";
 import { join } from "node:path";
 import * as z from "zod/mini";
@@ -68,16 +69,8 @@ export class StateStore {
   /** Run fn holding the container's exclusive lock. The directory may vanish while we wait (a racing
    * delete): then the container does not exist. */
   withLock<T>(id: string, fn: () => T): T {
-    validateIdForLookup(id);
-    let fd: number;
+    const fd = this.lock(id);
     try {
-      fd = openSync(this.dir(id), fsc.O_RDONLY | fsc.O_DIRECTORY);
-    } catch {
-      throw new Error("container does not exist");
-    }
-    try {
-      this.native().flock(fd, true, false);
-      if (!existsSync(this.dir(id))) throw new Error("container does not exist");
       return fn();
     } finally {
       closeSync(fd);
@@ -85,20 +78,30 @@ export class StateStore {
   }
 
   async withLockAsync<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    validateIdForLookup(id);
-    let fd: number;
+    const fd = this.lock(id);
     try {
-      fd = openSync(this.dir(id), fsc.O_RDONLY | fsc.O_DIRECTORY);
-    } catch {
-      throw new Error("container does not exist");
-    }
-    try {
-      this.native().flock(fd, true, false);
-      if (!existsSync(this.dir(id))) throw new Error("container does not exist");
       return await fn();
     } finally {
       closeSync(fd);
     }
+  }
+
+  private lock(id: string): number {
+    validateIdForLookup(id);
+    let fd: number;
+    try {
+      fd = openSync(join(this.dir(id), "lock"), fsc.O_RDWR | fsc.O_CREAT | fsc.O_CLOEXEC, 0o600);
+    } catch {
+      throw new Error("container does not exist");
+    }
+    try {
+      this.native().lockFile(fd, true, false);
+      if (!existsSync(this.dir(id))) throw new Error("container does not exist");
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+    return fd;
   }
 
   /** null: the directory exists but state.json was never written (a create that crashed early). */

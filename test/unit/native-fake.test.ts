@@ -93,10 +93,10 @@ describe("FakeNative", () => {
     expect(a).not.toBe(b);
     f.close(a);
     expect(() => f.close(a)).toThrow(expect.objectContaining({ code: "EBADF" }));
-    expect(f.flock(7, true, true)).toBe(true);
+    expect(f.lockFile(7, true, true)).toBe(true);
     expect(f.locks.get(7)).toBe("ex");
     f.contendedLocks.add(8);
-    expect(f.flock(8, true, true)).toBe(false);
+    expect(f.lockFile(8, true, true)).toBe(false);
     f.connectErrors.set("/nope.sock", "ECONNREFUSED");
     expect(() => f.connectUnix("/nope.sock")).toThrow(expect.objectContaining({ code: "ECONNREFUSED" }));
     const c = f.connectUnix("/console.sock");

@@ -14,6 +14,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const detach = ctx.flags.detach === true;
   const consoleSocket = ctx.flags["console-socket"] as string | undefined;
   if (!detach && ctx.flags["no-subreaper"] !== true) rt.native.setChildSubreaper(true);
+  const forwarder = detach ? undefined : signalForwarder(rt);
   let created: Created;
   try {
     created = await rt.create(id, {
@@ -27,40 +28,51 @@ export async function run(ctx: CommandContext): Promise<number> {
       waitForStart: false,
     });
   } catch (e) {
+    forwarder?.stop();
     throw new Error(`tsrunc run failed: ${(e as Error).message}`);
   }
-  if (detach) {
+  if (!forwarder) {
     rt.native.close(created.pidfd);
     return 0;
   }
-  const stopForwarding = forwardSignals(rt, created);
+  forwarder.target(created.pidfd);
   const stopTty = created.consoleMaster !== undefined ? proxyTerminal(rt, created.consoleMaster) : () => {};
   let code: number;
   try {
     code = await rt.waitExit(created);
   } finally {
-    stopForwarding();
+    forwarder.stop();
     stopTty();
   }
   if (ctx.flags.keep !== true) rt.destroy(created.state);
   return code;
 }
 
-function forwardSignals(rt: Runtime, created: Created): () => void {
-  const handlers: [string, () => void][] = [];
-  for (const name of FORWARDED) {
-    const h = () => {
-      try {
-        rt.native.pidfdSendSignal(created.pidfd, SIGNALS[name]!);
-      } catch {
-        // already gone: the wait will tell
-      }
-    };
+/** Forward signals to the container. Installed before the container starts, so a signal that
+ * arrives while it is being created is held and delivered once the init is known (runc does too). */
+function signalForwarder(rt: Runtime): { target(pidfd: number): void; stop(): void } {
+  let pidfd = -1;
+  const pending: number[] = [];
+  const send = (sig: number) => {
+    try {
+      rt.native.pidfdSendSignal(pidfd, sig);
+    } catch {
+      // already gone: the wait will tell
+    }
+  };
+  const handlers: [string, () => void][] = FORWARDED.map((name) => {
+    const h = () => (pidfd >= 0 ? send(SIGNALS[name]!) : pending.push(SIGNALS[name]!));
     process.on(name, h);
-    handlers.push([name, h]);
-  }
-  return () => {
-    for (const [name, h] of handlers) process.off(name, h);
+    return [name, h];
+  });
+  return {
+    target(fd) {
+      pidfd = fd;
+      for (const sig of pending.splice(0)) send(sig);
+    },
+    stop() {
+      for (const [name, h] of handlers) process.off(name, h);
+    },
   };
 }
 
