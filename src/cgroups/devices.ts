@@ -119,6 +119,12 @@ export class DeviceEmulator {
     else this.rules.delete(key(meta));
   }
 
+  /** The exceptions to the default, as rules (each with the opposite action of the default), ordered
+   * by major, minor, type: what the v2 eBPF filter checks one by one. */
+  exceptions(): DeviceRule[] {
+    return this.ordered().map(([m, access]) => ({ ...m, access, allow: !this.defaultAllow }));
+  }
+
   private ordered(): [Meta, string][] {
     return [...this.rules.entries()]
       .map(([k, p]) => [unkey(k), p] as [Meta, string])

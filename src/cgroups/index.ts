@@ -52,6 +52,7 @@ export {
 } from "./paths.ts";
 export { blkioWeightToIoWeight, hugePageSizes, memorySwapToV2, sharesToWeight } from "./convert.ts";
 export { DeviceEmulator, deviceRuleString, deviceRulesFromSpec } from "./devices.ts";
+export { type BpfInsn, type DeviceFilterProgram, deviceFilterProgram, encodeInsns } from "./devicefilter.ts";
 export { stringifyJSON } from "./stats.ts";
 export { V1Manager } from "./v1.ts";
 export { V2Manager } from "./v2.ts";
