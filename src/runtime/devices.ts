@@ -22,26 +22,33 @@ interface Rule {
   access: string;
 }
 
-/** runc's AllowedDevices, after the default nodes: mknod of anything, the console and ptys. */
-const ALLOWED_EXTRA: Rule[] = [
+/** runc 1.1's AllowedDevices (libcontainer/specconv), in its order: mknod of anything, the default
+ * nodes, ptys, and tun/tap (/dev/console is not among them: runc 1.1 leaves it out). */
+const ALLOWED_DEVICES: Rule[] = [
   { allow: true, type: "c", access: "m" },
   { allow: true, type: "b", access: "m" },
-  ...DEFAULT_DEVICES.map((d) => ({ allow: true, type: "c", major: d.major, minor: d.minor, access: "rwm" })),
-  { allow: true, type: "c", major: 5, minor: 1, access: "rwm" }, // /dev/console
+  { allow: true, type: "c", major: 1, minor: 3, access: "rwm" }, // /dev/null
+  { allow: true, type: "c", major: 1, minor: 8, access: "rwm" }, // /dev/random
+  { allow: true, type: "c", major: 1, minor: 7, access: "rwm" }, // /dev/full
+  { allow: true, type: "c", major: 5, minor: 0, access: "rwm" }, // /dev/tty
+  { allow: true, type: "c", major: 1, minor: 5, access: "rwm" }, // /dev/zero
+  { allow: true, type: "c", major: 1, minor: 9, access: "rwm" }, // /dev/urandom
   { allow: true, type: "c", major: 136, access: "rwm" }, // /dev/pts/*
   { allow: true, type: "c", major: 5, minor: 2, access: "rwm" }, // /dev/ptmx
+  { allow: true, type: "c", major: 10, minor: 200, access: "rwm" }, // /dev/net/tun
 ];
 
 /** linux.resources as the cgroup manager should apply it: the spec's device rules, then an allow
- * rule for each linux.devices node, then runc's allowed defaults. */
-export function effectiveResources(spec: Spec): Spec | undefined {
+ * rule for each linux.devices node, then runc's allowed defaults. Always with device rules, even
+ * when the spec has no linux.resources: like runc, a container never gets the host's devices by
+ * default (the rules start from deny-all unless the spec's own rules say otherwise). */
+export function effectiveResources(spec: Spec): Spec {
   const resources = spec.linux?.resources;
   const devices: Spec[] = spec.linux?.devices ?? [];
-  if (!resources && devices.length === 0) return resources;
   const rules: Rule[] = [...(resources?.devices ?? [])];
   for (const d of devices)
     if (d.type === "c" || d.type === "b" || d.type === "u")
       rules.push({ allow: true, type: d.type === "u" ? "c" : d.type, major: d.major, minor: d.minor, access: "rwm" });
-  rules.push(...ALLOWED_EXTRA);
+  rules.push(...ALLOWED_DEVICES);
   return { ...(resources ?? {}), devices: rules };
 }
