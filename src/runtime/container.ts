@@ -134,16 +134,11 @@ export class Runtime {
     try {
       // Written before anything is made, so that `delete --force` can undo a create that crashed.
       this.store.save(state);
-      cgroup = newCgroupManager({
-        containerId: id,
-        cgroupsPath: spec.linux?.cgroupsPath,
-        systemd: state.systemdCgroup,
-        resources: effectiveResources(spec),
-        ...this.cgroupOptions,
-      });
-      cgroup.create();
-      state.cgroup = cgroup.toState();
-      this.store.save(state);
+      cgroup = this.makeCgroup(id, spec, state);
+      if (cgroup) {
+        state.cgroup = cgroup.toState();
+        this.store.save(state);
+      }
 
       const waitForStart = o.waitForStart !== false;
       const fifo = this.store.fifo(id);
@@ -172,7 +167,7 @@ export class Runtime {
         noNewKeyring: o.noNewKeyring ?? false,
         preserveFds: o.preserveFds ?? 0,
         rootless: state.rootless,
-        cgroupLayout: cgroup.mountLayout(),
+        cgroupLayout: cgroup?.mountLayout() ?? null,
         warn: (m) => this.log.warn(m),
       });
 
@@ -233,7 +228,7 @@ export class Runtime {
     sock: number,
     firstPid: number,
     firstPidfd: number,
-    cgroup: CgroupManager,
+    cgroup: CgroupManager | undefined,
     spec: Record<string, any>,
     onPid: (pid: number, pidfd: number) => void,
     onDone: () => Promise<void>,
@@ -280,8 +275,38 @@ export class Runtime {
     }
   }
 
+  /** The container's cgroup, created. Rootless (runc's --rootless, "auto" for an unprivileged
+   * user): a cgroup the user may not create is done without, as runc does, unless the spec asks for
+   * limits that need one. */
+  private makeCgroup(id: string, spec: Record<string, any>, state: ContainerState): CgroupManager | undefined {
+    const make = () => {
+      const cg = newCgroupManager({
+        containerId: id,
+        cgroupsPath: spec.linux?.cgroupsPath,
+        systemd: state.systemdCgroup,
+        resources: effectiveResources(spec),
+        ...this.cgroupOptions,
+      });
+      cg.create();
+      return cg;
+    };
+    if (!state.rootless) return make();
+    try {
+      return make();
+    } catch (e) {
+      const code = (e as { code?: string }).code ?? "";
+      const denied = ["EACCES", "EPERM", "EROFS"].includes(code) || /permission denied|read-only file system/.test((e as Error).message);
+      if (!denied) throw e;
+      const { devices: _devices, ...limits } = (spec.linux?.resources ?? {}) as Record<string, unknown>;
+      if (Object.keys(limits).length)
+        throw new Error(`rootless container requires cgroup access for linux.resources (${Object.keys(limits).join(", ")}): ${(e as Error).message}`);
+      this.log.debug(`rootless: running without a cgroup: ${(e as Error).message}`);
+      return undefined;
+    }
+  }
+
   /** At the first sync point the namespaces exist: the parent writes what only it can. */
-  private setupFromParent(built: BuiltPlan, pid: number, cgroup: CgroupManager, spec: Record<string, any>): void {
+  private setupFromParent(built: BuiltPlan, pid: number, cgroup: CgroupManager | undefined, spec: Record<string, any>): void {
     const linux = spec.linux ?? {};
     if (built.timens && linux.timeOffsets) {
       const lines = Object.entries(linux.timeOffsets as Record<string, { secs?: number; nanosecs?: number }>).map(
@@ -296,6 +321,7 @@ export class Runtime {
       writeFileSync(`/proc/${pid}/uid_map`, fmt(linux.uidMappings ?? []));
       writeFileSync(`/proc/${pid}/gid_map`, fmt(linux.gidMappings ?? []));
     }
+    if (!cgroup) return;
     cgroup.apply(pid);
     const resources = effectiveResources(spec);
     if (resources) cgroup.set(resources);

@@ -130,6 +130,11 @@ function mountOps(o: Ops, m: Spec, input: PlanInput, userns: boolean): void {
       );
   } else if (type === "cgroup" && input.cgroupLayout?.version === 1) {
     cgroupV1Ops(o, dest, opts.flags, input.cgroupLayout);
+  } else if (type === "cgroup" && input.cgroupLayout === null) {
+    // No cgroup of its own (rootless without cgroup access): the host's hierarchy, read-only.
+    o.add({ op: "mkdirAll", path: dest, mode: 0o755, inRoot: true }, `mkdir ${dest}`);
+    o.add({ op: "mount", source: "/sys/fs/cgroup", target: dest, fstype: null, flags: L.MS_BIND | L.MS_REC, data: null, inRoot: true }, `mount /sys/fs/cgroup to ${dest}`);
+    o.add({ op: "mountSetattr", target: dest, attrSet: L.MOUNT_ATTR_RDONLY | L.MOUNT_ATTR_NOSUID | L.MOUNT_ATTR_NODEV | L.MOUNT_ATTR_NOEXEC, attrClr: 0, propagation: 0, recursive: true, inRoot: true }, `remount ${dest} read-only`);
   } else {
     o.add({ op: "mkdirAll", path: dest, mode: 0o755, inRoot: true }, `mkdir ${dest}`);
     let fstype = type ?? "none";
