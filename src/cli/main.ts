@@ -19,6 +19,10 @@ function load(name: string): Promise<CommandModule> {
     case "delete": return import("./commands/delete.ts");
     case "list": return import("./commands/list.ts");
     case "features": return import("./commands/features.ts");
+    case "update": return import("./commands/update.ts");
+    case "pause": return import("./commands/pause.ts");
+    case "resume": return import("./commands/resume.ts");
+    case "events": return import("./commands/events.ts");
     default: return import("./commands/unsupported.ts");
   }
 }
