@@ -73,7 +73,8 @@ export function errors(r: { stderr: string }): string {
       const m = /level=\w+ msg=("(?:[^"\\]|\\.)*")/.exec(line);
       return m ? JSON.parse(m[1]!) : line;
     })
-    .join("\n");
+    .join("\n")
+    .trim();
 }
 
 /** Delete the container with both runtimes and remove the bundle. */
