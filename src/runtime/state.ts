@@ -32,6 +32,8 @@ export const StateFile = z.object({
   /** The init's namespaces, for exec and hooks. */
   rootless: z.boolean(),
   systemdCgroup: z.boolean(),
+  /** Created with --no-new-keyring: processes exec'd later keep the caller's session keyring too. */
+  noNewKeyring: z.optional(z.boolean()),
 });
 export type ContainerState = z.infer<typeof StateFile>;
 
@@ -90,7 +92,7 @@ export class StateStore {
     validateIdForLookup(id);
     let fd: number;
     try {
-      fd = openSync(join(this.dir(id), "lock"), fsc.O_RDWR | fsc.O_CREAT | fsc.O_CLOEXEC, 0o600);
+      fd = openSync(join(this.dir(id), "lock"), fsc.O_RDWR | fsc.O_CREAT, 0o600);
     } catch {
       throw new Error("container does not exist");
     }

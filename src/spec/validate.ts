@@ -16,7 +16,7 @@ import { isAbsolute, join, normalize, resolve } from "node:path";
 import { knownProperties, validateConfig as schemaValidate } from "./generated/config-validator.js";
 import type { KnownProperties, SchemaError } from "./generated/config-validator.js";
 import type { LinuxIDMapping, Spec } from "./types.ts";
-import { OCI_SPEC_VERSION } from "./types.ts";
+import { CAPABILITY_NAMES, OCI_SPEC_VERSION } from "./types.ts";
 
 /** One problem: a JSON pointer into config.json ("" for the whole document) and what is wrong. */
 export interface ValidationError {
@@ -376,15 +376,7 @@ function editDistance(a: string, b: string, cap: number): number {
 // Semantic checks
 
 /** Capability names of capabilities(7) up to Linux 6.x; others are ignored with a warning (as runc). */
-const KNOWN_CAPABILITIES = new Set([
-  "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
-  "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
-  "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE",
-  "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT",
-  "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-  "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
-  "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
-]);
+const KNOWN_CAPABILITIES = new Set<string>(CAPABILITY_NAMES);
 
 /** IPC sysctls that live in the IPC namespace (runc's list); fs.mqueue.* too. */
 const IPC_SYSCTLS = new Set([

@@ -2,7 +2,7 @@
 // inits (root only). Each test builds what it needs under one temp dir, reaps every process it
 // spawned and leaves mounts only in namespaces that die with their init.
 
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
@@ -777,23 +777,24 @@ describe.skipIf(!isRoot)("native helpers (root)", () => {
     native.close(t.sock);
   });
 
-  it("flock: exclusive, shared and non-blocking", () => {
+  it("lockFile: a POSIX lock other processes see, which a cloned init does not keep", async () => {
     const p = path.join(tmp, "lockfile");
     fs.writeFileSync(p, "");
-    const a = fs.openSync(p, "r");
-    const b = fs.openSync(p, "r");
-    try {
-      expect(native.flock(a, true, true)).toBe(true);
-      expect(native.flock(b, true, true)).toBe(false);
-      expect(native.flock(b, false, true)).toBe(false);
-      fs.closeSync(a);
-      expect(native.flock(b, false, true)).toBe(true);
-    } finally {
-      try {
-        fs.closeSync(a);
-      } catch {}
-      fs.closeSync(b);
-    }
+    // Another process tries the same lock (POSIX lockf), without waiting: exit 0 = got it.
+    const other = () =>
+      spawnSync("python3", ["-c", "import fcntl,sys; f=open(sys.argv[1],'r+'); fcntl.lockf(f, fcntl.LOCK_EX|fcntl.LOCK_NB)", p]).status;
+    const fd = fs.openSync(p, "r+");
+    expect(native.lockFile(fd, true, true)).toBe(true);
+    expect(other()).not.toBe(0);
+    // An init cloned while the lock is held, waiting at a sync point: closing our fd frees the lock.
+    const t = native.spawnInit({ cloneFlags: 0, rootfs: "/", ops: [{ op: "sync", tag: 1 }] });
+    expect(native.recvMessage(t.sock)).toEqual({ kind: "sync", tag: 1 });
+    fs.closeSync(fd);
+    expect(other()).toBe(0);
+    native.reply(t.sock, 1);
+    await native.waitPidfd(t.pidfd);
+    native.close(t.pidfd);
+    native.close(t.sock);
   });
 
   it("connectUnix connects to a listening socket and reports ENOENT otherwise", async () => {
