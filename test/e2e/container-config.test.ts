@@ -4,22 +4,10 @@
 import { spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { cleanup, errors, haveBinary, isRoot, leftovers, makeBundle, removeRunCgroups, runc, TSRUNC, tsrunc, waitFor, type Bundle } from "./helpers.ts";
+import { describe, expect, it } from "vitest";
+import { type Bundle, bundleFactory, errors, haveBinary, isRoot, leftovers, runc, tsrunc, TSRUNC, waitFor } from "./helpers.ts";
 
-const made: Bundle[] = [];
-function bundle(mutate?: (c: any) => void): Bundle {
-  const b = makeBundle(mutate);
-  made.push(b);
-  return b;
-}
-afterEach(() => {
-  for (const b of made.splice(0)) {
-    cleanup(b);
-    expect(leftovers(b)).toEqual([]);
-  }
-});
-afterAll(removeRunCgroups);
+const bundle = bundleFactory();
 
 function sh(script: string): (c: any) => void {
   return (c) => (c.process.args = ["sh", "-c", script]);

@@ -4,6 +4,7 @@ import { spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { afterAll, afterEach, expect } from "vitest";
 import { defaultSpec } from "../../src/spec/generate.ts";
 
 export const TSRUNC = resolve("dist/tsrunc");
@@ -128,4 +129,22 @@ export function waitFor(pred: () => boolean, ms = 5000): boolean {
     spawnSync("sleep", ["0.02"]);
   }
   return pred();
+}
+
+/** For a test file: a bundle maker whose bundles are deleted after each test, checking that nothing
+ * of them is left (containers, mounts, cgroups, state); the run's cgroup parents go at the end. */
+export function bundleFactory(): (mutate?: (c: any) => void) => Bundle {
+  const made: Bundle[] = [];
+  afterEach(() => {
+    for (const b of made.splice(0)) {
+      cleanup(b);
+      expect(leftovers(b)).toEqual([]);
+    }
+  });
+  afterAll(removeRunCgroups);
+  return (mutate) => {
+    const b = makeBundle(mutate);
+    made.push(b);
+    return b;
+  };
 }

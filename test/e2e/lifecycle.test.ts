@@ -2,23 +2,10 @@
 // must agree. Root only.
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { cleanup, errors, haveBinary, isRoot, leftovers, makeBundle, removeRunCgroups, runc, tsrunc, waitFor, type Bundle } from "./helpers.ts";
+import { describe, expect, it } from "vitest";
+import { bundleFactory, errors, haveBinary, isRoot, leftovers, runc, tsrunc, waitFor } from "./helpers.ts";
 
-const made: Bundle[] = [];
-function bundle(mutate?: (c: any) => void): Bundle {
-  const b = makeBundle(mutate);
-  made.push(b);
-  return b;
-}
-
-afterEach(() => {
-  for (const b of made.splice(0)) {
-    cleanup(b);
-    expect(leftovers(b)).toEqual([]);
-  }
-});
-afterAll(removeRunCgroups);
+const bundle = bundleFactory();
 
 describe.skipIf(!isRoot || !haveBinary)("lifecycle", () => {
   it("runs /bin/true in the foreground and returns its exit code", () => {

@@ -2,25 +2,17 @@
 // console socket with SCM_RIGHTS (what containerd, podman and Docker rely on). Root only.
 import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { cleanup, errors, haveBinary, isRoot, leftovers, makeBundle, removeRunCgroups, TSRUNC, tsrunc, type Bundle } from "./helpers.ts";
+import { describe, expect, it } from "vitest";
+import { bundleFactory, errors, haveBinary, isRoot, tsrunc, TSRUNC } from "./helpers.ts";
 
-const made: Bundle[] = [];
-afterEach(() => {
-  for (const b of made.splice(0)) {
-    cleanup(b);
-    expect(leftovers(b)).toEqual([]);
-  }
-});
-afterAll(removeRunCgroups);
+const bundle = bundleFactory();
 
 describe.skipIf(!isRoot || !haveBinary)("terminal", () => {
   it("tsrunc run gives an interactive shell on a real pty", () => {
-    const b = makeBundle((c) => {
+    const b = bundle((c) => {
       c.process.terminal = true;
       c.process.args = ["sh"];
     });
-    made.push(b);
     const r = spawnSync(
       "python3",
       [join(__dirname, "pty-driver.py"), "31", "97", "echo answer=$((6*7)); stty size; tty; exit 5\\n", TSRUNC, "--root", b.root, "run", b.id],
@@ -33,11 +25,10 @@ describe.skipIf(!isRoot || !haveBinary)("terminal", () => {
   });
 
   it("sends the pty master over --console-socket", async () => {
-    const b = makeBundle((c) => {
+    const b = bundle((c) => {
       c.process.terminal = true;
       c.process.args = ["sh", "-c", "echo on-$(tty)"];
     });
-    made.push(b);
     const sock = join(b.dir, "console.sock");
     const receiver = spawn("python3", [join(__dirname, "console-receiver.py"), sock], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
@@ -54,8 +45,7 @@ describe.skipIf(!isRoot || !haveBinary)("terminal", () => {
   });
 
   it("refuses a terminal when detached without a console socket", () => {
-    const b = makeBundle((c) => (c.process.terminal = true));
-    made.push(b);
+    const b = bundle((c) => (c.process.terminal = true));
     const r = tsrunc(b, ["create", b.id]);
     expect(r.status).toBe(1);
     expect(errors(r)).toContain("cannot allocate tty");
