@@ -157,7 +157,9 @@ describe.skipIf(!!why)("cgroup v1 manager on this host", () => {
     expect(Number(used)).toBeGreaterThan(0);
     expect(cg.stats().cpu.throttling.throttledPeriods ?? 0n).toBeGreaterThan(0n);
 
-    // Frozen, it gets no cpu at all.
+    // Frozen, it gets no cpu at all. (Unthrottled first: a task parked by the quota cannot enter the
+    // freezer until it runs again, which on a loaded machine can take longer than a freeze waits.)
+    cg.set({ cpu: { quota: -1, period: 100000 } });
     cg.freeze();
     expect(cg.state()).toBe("frozen");
     const frozenAt = cg.stats().cpu.usage.total!;
