@@ -16,6 +16,7 @@ type Spec = Record<string, any>;
 export const SYNC_SETUP = 1; // namespaces exist: write id maps and time offsets, join cgroups
 export const SYNC_READY = 2; // the rootfs is ready, before the identity switch
 export const SYNC_DONE = 3; // everything checked; next: wait for `start`, then exec
+export const SYNC_HOOKS = 4; // mounts done, before pivot_root: prestart, createRuntime, createContainer hooks
 
 /** How /sys/fs/cgroup is laid out inside the container (from the cgroup manager). */
 export type CgroupMountLayout =
@@ -38,6 +39,8 @@ export interface PlanInput {
   /** The runtime runs unprivileged (rootless): setgroups is denied in its user namespace. */
   rootless: boolean;
   cgroupLayout: CgroupMountLayout | null;
+  /** Stop at SYNC_HOOKS (mounts done, before pivot_root) for the create-time hooks. */
+  createHooks?: boolean;
   warn?: (msg: string) => void;
 }
 
@@ -53,8 +56,8 @@ export interface BuiltPlan {
   refork: boolean;
 }
 
-
-class Ops {
+/** An op list with a description of each op, for error messages. */
+export class Ops {
   ops: InitOp[] = [];
   describe: string[] = [];
   add(op: InitOp, what: string): void {
@@ -257,6 +260,10 @@ export function buildPlan(input: PlanInput): BuiltPlan {
 
   if (input.execFifo) o.add({ op: "openPath", path: input.execFifo, slot: 0 }, `open ${input.execFifo}`);
 
+  // The mounts are done and the old root is still reachable: the parent runs the prestart and
+  // createRuntime hooks, then the createContainer hooks in the container's namespaces.
+  if (input.createHooks) o.add({ op: "sync", tag: SYNC_HOOKS }, "run the prestart, createRuntime and createContainer hooks");
+
   if (input.noPivot) o.add({ op: "moveRoot", rootfs: input.rootfs }, "move the rootfs to / (--no-pivot)");
   else o.add({ op: "pivotRoot", rootfs: input.rootfs }, "pivot_root into the rootfs");
 
@@ -277,7 +284,17 @@ export function buildPlan(input: PlanInput): BuiltPlan {
   if (spec.root?.readonly)
     o.add({ op: "mountSetattr", target: "/", attrSet: L.MOUNT_ATTR_RDONLY, attrClr: 0, propagation: 0, recursive: false, inRoot: false }, "remount / read-only");
 
-  if (proc) processOps(o, proc, input, userns);
+  if (proc)
+    processOps(o, proc, {
+      rootfs: input.rootfs,
+      userns,
+      rootless: input.rootless,
+      personality: linux.personality,
+      limits: true,
+      readySync: true,
+      waitStart: input.execFifo !== null,
+      warn: input.warn,
+    });
 
   return {
     plan: { cloneFlags: twoStage ? 0 : earlyFlags, rootfs: input.rootfs, ops: o.ops },
@@ -348,7 +365,32 @@ function rlimitValue(v: number | bigint): bigint {
   return b >= RLIM_INFINITY ? RLIM_INFINITY : b;
 }
 
-function processOps(o: Ops, proc: Spec, input: PlanInput, userns: boolean): void {
+/** How the process part of a plan is built, for the init (create) and for a process joining a
+ * running container (exec, the startContainer hooks). */
+export interface ProcessOpsInput {
+  /** Host path of the rootfs: HOME comes from its /etc/passwd when the env has none. */
+  rootfs: string;
+  /** The process is in a user namespace of the container (setgroups may be denied there). */
+  userns: boolean;
+  /** The runtime is unprivileged: setgroups is denied in its user namespace. */
+  rootless: boolean;
+  /** The container's linux.personality. */
+  personality?: Spec;
+  /** Set rlimits and oom_score_adj here. A joining process sets them before it joins (limitOps),
+   * while it may still raise them. */
+  limits: boolean;
+  /** Stop at SYNC_READY before the identity switch (create). */
+  readySync: boolean;
+  /** Wait for `start` at the exec fifo (slot 0) before exec. */
+  waitStart: boolean;
+  /** Exec this absolute path instead of looking up args[0] in PATH, with the env exactly as given
+   * (a hook: no HOME added). */
+  path?: string;
+  warn?: (msg: string) => void;
+}
+
+/** rlimits and oom_score_adj of the process. */
+export function limitOps(o: Ops, proc: Spec): void {
   for (const r of (proc.rlimits ?? []) as Spec[]) {
     const res = L.RLIMITS[r.type];
     if (res === undefined) throw new Error(`process.rlimits: unknown rlimit type "${r.type}"`);
@@ -356,10 +398,40 @@ function processOps(o: Ops, proc: Spec, input: PlanInput, userns: boolean): void
   }
   if (proc.oomScoreAdj !== undefined)
     o.add({ op: "writeFile", path: "/proc/self/oom_score_adj", data: String(proc.oomScoreAdj) }, "write /proc/self/oom_score_adj");
-  const persona = input.spec.linux?.personality;
+}
+
+/** The environment as runc's init sets it up: for a name given twice, the last value at the place
+ * of the first (Go's os.Setenv in order). */
+export function mergeEnv(env: readonly string[]): string[] {
+  const out: string[] = [];
+  const at = new Map<string, number>();
+  for (const e of env) {
+    const eq = e.indexOf("=");
+    const name = eq < 0 ? e : e.slice(0, eq);
+    const i = at.get(name);
+    if (i === undefined) {
+      at.set(name, out.length);
+      out.push(e);
+    } else out[i] = e;
+  }
+  return out;
+}
+
+/** The process's environment as runc's init makes it: merged (mergeEnv), and HOME from the
+ * container's /etc/passwd if it has none. */
+export function processEnv(proc: Spec, rootfs: string): string[] {
+  const env = mergeEnv((proc.env ?? []) as string[]);
+  if (!env.some((e) => e.startsWith("HOME="))) env.push("HOME=" + homeOf(rootfs, proc.user?.uid ?? 0));
+  return env;
+}
+
+/** The process: its limits, identity, capabilities, cwd, then the exec. */
+export function processOps(o: Ops, proc: Spec, input: ProcessOpsInput): void {
+  if (input.limits) limitOps(o, proc);
+  const persona = input.personality;
   if (persona) o.add({ op: "personality", persona: persona.domain === "LINUX32" ? 0x0008 : 0 }, `personality ${persona.domain}`);
 
-  o.add({ op: "sync", tag: SYNC_READY }, "report the rootfs ready");
+  if (input.readySync) o.add({ op: "sync", tag: SYNC_READY }, "report the rootfs ready");
 
   const caps = resolveCapabilities(proc.capabilities, input.warn);
   const user = proc.user ?? { uid: 0, gid: 0 };
@@ -368,7 +440,7 @@ function processOps(o: Ops, proc: Spec, input: PlanInput, userns: boolean): void
   for (let c = 0; c <= last; c++)
     if (!caps.bounding.includes(c)) o.add({ op: "prctl", option: L.PR_CAPBSET_DROP, arg2: c, arg3: 0 }, `drop capability ${c} from the bounding set`);
   // In a rootless user namespace setgroups is denied (it would let the user drop groups).
-  if (!(userns && input.rootless))
+  if (!(input.userns && input.rootless))
     o.add({ op: "setgroups", gids: (user.additionalGids ?? []) as number[] }, "setgroups");
   o.add({ op: "setresgid", gid: user.gid ?? 0 }, `setresgid ${user.gid ?? 0}`);
   o.add({ op: "setresuid", uid: user.uid ?? 0 }, `setresuid ${user.uid ?? 0}`);
@@ -381,15 +453,132 @@ function processOps(o: Ops, proc: Spec, input: PlanInput, userns: boolean): void
   // fails silently otherwise, so those are skipped here (the container sees the same CapAmb).
   for (const c of caps.ambient.filter((c) => caps.permitted.includes(c) && caps.inheritable.includes(c))) o.add({ op: "prctl", option: L.PR_CAP_AMBIENT, arg2: L.PR_CAP_AMBIENT_RAISE, arg3: c }, `raise ambient capability ${c}`);
   o.add({ op: "umask", mask: user.umask ?? 0o022 }, "umask");
-  o.add({ op: "chdir", path: proc.cwd ?? "/" }, `chdir to cwd ("${proc.cwd ?? "/"}") set in config.json`);
+  o.add({ op: "chdir", path: proc.cwd ?? "/" }, `chdir to cwd ("${proc.cwd ?? "/"}") set in config.json failed`);
   if (proc.noNewPrivileges) o.add({ op: "prctl", option: L.PR_SET_NO_NEW_PRIVS, arg2: 1, arg3: 0 }, "set no_new_privs");
 
-  const env: string[] = [...((proc.env ?? []) as string[])];
-  if (!env.some((e) => e.startsWith("HOME="))) env.push("HOME=" + homeOf(input.rootfs, user.uid ?? 0));
   const args: string[] = proc.args;
-  const candidates = execCandidates(args[0]!, env);
-  o.add({ op: "checkExec", candidates }, `exec: "${args[0]}"`);
+  let env: string[];
+  let candidates: string[];
+  if (input.path !== undefined) {
+    env = [...((proc.env ?? []) as string[])];
+    candidates = [input.path];
+  } else {
+    env = processEnv(proc, input.rootfs);
+    candidates = execCandidates(args[0]!, env);
+  }
+  const what = `exec: "${input.path ?? args[0]}"`;
+  o.add({ op: "checkExec", candidates }, what);
   o.add({ op: "sync", tag: SYNC_DONE }, "report the init done");
-  if (input.execFifo) o.add({ op: "waitStart", slot: 0 }, "wait for start");
-  o.add({ op: "exec", candidates, argv: args, envp: env }, `exec: "${args[0]}"`);
+  if (input.waitStart) o.add({ op: "waitStart", slot: 0 }, "wait for start");
+  o.add({ op: "exec", candidates, argv: args, envp: env }, what);
+}
+
+// ---------------------------------------------------------------- joining a running container
+
+/** Join every namespace of a running container from /proc/<initPid>/ns (the user namespace first,
+ * the mount namespace last, as runc), stop at SYNC_SETUP for the parent to put the process in the
+ * container's cgroup, become root in the user namespace, and fork into the pid (and time)
+ * namespace. Namespaces the container shares with the host are not joined. */
+function joinOps(o: Ops, spec: Spec, initPid: number): { userns: boolean; refork: boolean } {
+  const types: string[] = [];
+  for (const ns of (spec.linux?.namespaces ?? []) as Spec[]) {
+    if (L.NAMESPACE_FLAGS[ns.type] === undefined) throw new Error(`linux.namespaces: unknown namespace type "${ns.type}"`);
+    if (!types.includes(ns.type)) types.push(ns.type);
+  }
+  types.sort((a, b) => rank(a) - rank(b));
+  for (const t of types) {
+    const path = `/proc/${initPid}/ns/${L.NAMESPACE_PROC_NAMES[t]}`;
+    o.add({ op: "setns", path, nstype: L.NAMESPACE_FLAGS[t]! }, `join ${t} namespace ${path}`);
+  }
+  o.add({ op: "sync", tag: SYNC_SETUP }, "join the container's cgroup");
+  const userns = types.includes("user");
+  if (userns) {
+    o.add({ op: "setresgid", gid: 0 }, "become root in the user namespace (gid)");
+    o.add({ op: "setresuid", uid: 0 }, "become root in the user namespace (uid)");
+  }
+  const refork = types.includes("pid") || types.includes("time");
+  if (refork) o.add({ op: "forkParent" }, "fork into the pid namespace");
+  return { userns, refork };
+}
+
+function stdioOps(o: Ops, stdio: readonly [number, number, number] | undefined): void {
+  if (!stdio) return;
+  stdio.forEach((from, to) => o.add({ op: "dup2", from, to }, `set up fd ${to}`));
+}
+
+export interface ExecPlanInput {
+  /** The container's config: its namespaces and personality. */
+  spec: Spec;
+  /** The process to run: exec's (from process.json or the flags), or a startContainer hook's. */
+  process: Spec;
+  containerId: string;
+  /** Host path of the rootfs (for HOME). */
+  rootfs: string;
+  /** Host pid of the container's init, whose namespaces are joined. */
+  initPid: number;
+  /** An fd of this process to send the pty master through (process.terminal). */
+  consoleSocketFd: number | null;
+  preserveFds: number;
+  rootless: boolean;
+  /** The container keeps the caller's session keyring (created with --no-new-keyring). */
+  noNewKeyring: boolean;
+  /** Fds of this process to become the process's 0, 1 and 2 (hooks); absent: ours are inherited. */
+  stdio?: readonly [number, number, number];
+  /** Exec this absolute path with the env as given (hooks; see ProcessOpsInput.path). */
+  path?: string;
+  warn?: (msg: string) => void;
+}
+
+/** A new process in a running container, as runc's setns init: limits first (raising one needs the
+ * host's privileges), the container's namespaces and cgroup, its session keyring, a console or a
+ * new session, then the process's identity, capabilities and cwd, and the exec. No mounts: the
+ * rootfs is there. */
+export function buildExecPlan(input: ExecPlanInput): BuiltPlan {
+  const o = new Ops();
+  const keepTo = 3 + input.preserveFds;
+  o.add({ op: "cloexecFrom", from: keepTo }, "close inherited file descriptors");
+  if (input.preserveFds > 0) o.add({ op: "inheritFds", from: 3, to: keepTo }, "pass preserved file descriptors");
+  limitOps(o, input.process);
+  const { userns, refork } = joinOps(o, input.spec, input.initPid);
+  if (!input.noNewKeyring)
+    o.add({ op: "joinSessionKeyring", name: `_ses.${input.containerId}`, perm: 0x3f1b0000 }, "join the container's session keyring");
+  stdioOps(o, input.stdio);
+  if (input.consoleSocketFd !== null) o.add({ op: "console", socketFd: input.consoleSocketFd, ptmxPath: "/dev/ptmx" }, "set up the console");
+  else o.add({ op: "setsid" }, "setsid");
+  processOps(o, input.process, {
+    rootfs: input.rootfs,
+    userns,
+    rootless: input.rootless,
+    personality: input.spec.linux?.personality,
+    limits: false,
+    readySync: false,
+    waitStart: false,
+    path: input.path,
+    warn: input.warn,
+  });
+  return { plan: { cloneFlags: 0, rootfs: "/", ops: o.ops }, describe: o.describe, newNamespaces: 0, userns, timens: false, refork };
+}
+
+export interface HookPlanInput {
+  spec: Spec;
+  initPid: number;
+  /** Absolute path of the program, argv and envp exactly as they are passed. */
+  path: string;
+  args: string[];
+  env: string[];
+  cwd: string;
+  stdio: readonly [number, number, number];
+}
+
+/** A createContainer hook: in the container's namespaces and cgroup, as root, before pivot_root
+ * (so its path resolves as on the host), with its stdio from the given fds. */
+export function buildHookPlan(input: HookPlanInput): BuiltPlan {
+  const o = new Ops();
+  o.add({ op: "cloexecFrom", from: 3 }, "close inherited file descriptors");
+  const { userns, refork } = joinOps(o, input.spec, input.initPid);
+  stdioOps(o, input.stdio);
+  o.add({ op: "chdir", path: input.cwd }, `chdir to ${input.cwd}`);
+  o.add({ op: "sync", tag: SYNC_DONE }, "report the hook ready");
+  o.add({ op: "exec", candidates: [input.path], argv: input.args, envp: input.env }, `exec: "${input.path}"`);
+  return { plan: { cloneFlags: 0, rootfs: "/", ops: o.ops }, describe: o.describe, newNamespaces: 0, userns, timens: false, refork };
 }
