@@ -10,8 +10,6 @@ export function loadBundleConfig(bundle: string, opts: Omit<ValidateOptions, "bu
   const spec = loadAndValidate(bundle, { ...rest, onWarning: (w) => log?.warn(`config.json: ${w.path || "/"}: ${w.message}`) }) as Spec;
   const unsupported: string[] = [];
   if (spec.linux?.seccomp) unsupported.push("/linux/seccomp: seccomp is not supported by tsrunc yet");
-  if (spec.hooks && Object.values(spec.hooks).some((h) => Array.isArray(h) && h.length))
-    unsupported.push("/hooks: hooks are not supported by tsrunc yet");
   if (spec.linux?.intelRdt) unsupported.push("/linux/intelRdt: Intel RDT is not supported by tsrunc");
   if (unsupported.length) throw new Error(unsupported.map((u) => `config.json: ${u}`).join("\n"));
   return spec;

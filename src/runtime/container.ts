@@ -1,15 +1,17 @@
 // The container lifecycle, as runc has it: create (the init waits at exec.fifo), start, state, kill,
 // delete. This is the library the CLI, the shim and the manager call; it never prints.
-import { closeSync, existsSync, openSync, readSync, realpathSync, renameSync, rmdirSync, rmSync, statfsSync, unlinkSync, writeFileSync, constants as fsc } from "node:fs";
-import { dirname, isAbsolute, join, resolve } from "node:path";
+import { closeSync, existsSync, openSync, readSync, realpathSync, rmdirSync, statfsSync, unlinkSync, writeFileSync, constants as fsc } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
 import type { InitMessage, Native } from "../native/types.ts";
 import { native as realNative } from "../native/index.ts";
-import { buildPlan, SYNC_DONE, SYNC_READY, SYNC_SETUP, type BuiltPlan } from "./plan.ts";
+import { buildPlan, SYNC_DONE, SYNC_HOOKS, SYNC_READY, SYNC_SETUP, type BuiltPlan } from "./plan.ts";
 import { nowRfc3339Nano, processStartTime, StateStore, statusOf, type ContainerState, type Status } from "./state.ts";
 import { silentLogger, type Logger } from "./log.ts";
 import { loadCgroupManager, newCgroupManager, type CgroupManager } from "../cgroups/index.ts";
 import { parseSignal } from "./linux.ts";
 import { errnoMessage } from "./errno.ts";
+import { describeInitError, exeOf, waitForExec, writePidFile } from "./initproc.ts";
+import { hasHooks, runCreateHooks, runPoststartHooks, runPoststopHooks, runStartContainerHooks } from "./hooks.ts";
 import { loadBundleConfig } from "./config.ts";
 import { effectiveResources } from "./devices.ts";
 import { nativeDeviceFilter } from "./devicefilter.ts";
@@ -130,6 +132,7 @@ export class Runtime {
       config: spec,
       rootless: this.rootless,
       systemdCgroup: this.opts.systemdCgroup ?? false,
+      noNewKeyring: o.noNewKeyring ?? false,
     };
     try {
       // Written before anything is made, so that `delete --force` can undo a create that crashed.
@@ -168,6 +171,7 @@ export class Runtime {
         preserveFds: o.preserveFds ?? 0,
         rootless: state.rootless,
         cgroupLayout: cgroup?.mountLayout() ?? null,
+        createHooks: hasHooks(spec, "prestart", "createRuntime", "createContainer"),
         warn: (m) => this.log.warn(m),
       });
 
@@ -187,7 +191,13 @@ export class Runtime {
           state.pidStartTime = processStartTime(initPid) ?? 0;
           this.store.save(state);
           if (o.pidFile) writePidFile(o.pidFile, initPid);
-        });
+          // run: the init execs the user's program as soon as it is answered.
+          if (!waitForStart) runStartContainerHooks(native, state, this.store.dir(id), this.log);
+        }, (pid) => runCreateHooks(native, state, pid, cgroup, this.store.dir(id)));
+        if (!waitForStart && hasHooks(spec, "poststart")) {
+          this.awaitExec(built, spawned.sock);
+          runPoststartHooks(state, initPid);
+        }
       } finally {
         native.close(spawned.sock);
       }
@@ -218,8 +228,19 @@ export class Runtime {
         this.log.warn(`cleaning up the cgroup after a failed create: ${(err as Error).message}`);
       }
       this.store.remove(id);
+      if (hasHooks(spec, "poststop")) runPoststopHooks(state, this.log);
       throw e;
     }
+  }
+
+  /** After the last sync point: the init's socket closes when it execs the user's program. */
+  private awaitExec(built: BuiltPlan, sock: number): void {
+    const m = this.native.recvMessage(sock);
+    if (m.kind === "error") {
+      const what = built.describe[m.op] ?? `step ${m.op}`;
+      throw new Error(`unable to start container process: ${describeInitError(what, built.plan.ops[m.op], m.errno)}`);
+    }
+    if (m.kind !== "eof") throw new Error(`unexpected message from the init: ${m.kind}`);
   }
 
   /** Answer the init's sync points until it is done (or fails). Returns the init's final pid. */
@@ -232,6 +253,7 @@ export class Runtime {
     spec: Record<string, any>,
     onPid: (pid: number, pidfd: number) => void,
     onDone: () => Promise<void>,
+    onHooks: (pid: number) => void,
   ): Promise<number> {
     const native = this.native;
     let pid = firstPid;
@@ -242,6 +264,13 @@ export class Runtime {
           if (m.tag === SYNC_SETUP) {
             try {
               this.setupFromParent(built, pid, cgroup, spec);
+            } catch (e) {
+              native.reply(sock, 1);
+              throw e;
+            }
+          } else if (m.tag === SYNC_HOOKS) {
+            try {
+              onHooks(pid);
             } catch (e) {
               native.reply(sock, 1);
               throw e;
@@ -350,9 +379,32 @@ export class Runtime {
       const status = this.statusOfState(id, state);
       if (status === "stopped") throw new Error("cannot start a container that has stopped");
       if (status !== "created") throw new Error("cannot start an already running container");
-      this.releaseFifo(id);
-      return state!;
+      const s = state!;
+      const poststart = hasHooks(s.config, "poststart");
+      try {
+        runStartContainerHooks(this.native, s, this.store.dir(id), this.log);
+        const exe = poststart ? exeOf(s.pid) : null;
+        this.releaseFifo(id);
+        if (poststart) {
+          waitForExec(s.pid, s.pidStartTime, exe);
+          runPoststartHooks(s, s.pid);
+        }
+      } catch (e) {
+        // runtime.md: a failed startContainer or poststart hook stops the container.
+        if (hasHooks(s.config, "startContainer", "poststart")) this.stopAfterHookFailure(s);
+        throw e;
+      }
+      return s;
     });
+  }
+
+  private stopAfterHookFailure(state: ContainerState): void {
+    try {
+      this.signalInit(state, 9);
+    } catch {}
+    try {
+      if (state.cgroup) loadCgroupManager(state.cgroup).killAll(9);
+    } catch {}
   }
 
   private releaseFifo(id: string): void {
@@ -511,6 +563,7 @@ export class Runtime {
       } catch {}
     }
     this.store.remove(state.id);
+    if (hasHooks(state.config, "poststop")) runPoststopHooks(state, this.log);
   }
 
   // ---------------------------------------------------------------- run
@@ -522,29 +575,4 @@ export class Runtime {
     if (st.signal !== null) return 128 + st.signal;
     return st.code ?? 0;
   }
-}
-
-function writePidFile(path: string, pid: number): void {
-  // Atomically: readers (containerd) must never see a partial file.
-  const abs = resolve(path);
-  const tmp = join(dirname(abs), `.${Date.now()}.${process.pid}.pid`);
-  writeFileSync(tmp, String(pid));
-  try {
-    renameSync(tmp, abs);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-}
-
-/** The init's failure, in runc's words where clients match them. */
-function describeInitError(what: string, op: { op: string } | undefined, errno: number): string {
-  const msg = errnoMessage(errno);
-  if (op?.op === "checkExec" || op?.op === "exec") {
-    const arg0 = /exec: "(.*)"/.exec(what)?.[1] ?? "";
-    if (errno === 2 && !arg0.includes("/")) return `exec: "${arg0}": executable file not found in $PATH`;
-    if (errno === 2) return `exec: "${arg0}": stat ${arg0}: ${msg}`;
-    return `exec: "${arg0}": ${msg}`;
-  }
-  return `${what}: ${msg}`;
 }
