@@ -23,6 +23,7 @@ function load(name: string): Promise<CommandModule> {
     case "pause": return import("./commands/pause.ts");
     case "resume": return import("./commands/resume.ts");
     case "events": return import("./commands/events.ts");
+    case "exec": return import("./commands/exec.ts");
     default: return import("./commands/unsupported.ts");
   }
 }
