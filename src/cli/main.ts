@@ -24,6 +24,7 @@ function load(name: string): Promise<CommandModule> {
     case "resume": return import("./commands/resume.ts");
     case "events": return import("./commands/events.ts");
     case "exec": return import("./commands/exec.ts");
+    case "ps": return import("./commands/ps.ts");
     default: return import("./commands/unsupported.ts");
   }
 }

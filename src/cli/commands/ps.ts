@@ -1,0 +1,23 @@
+// `tsrunc ps [--format table|json] ID [ps options]`: `ps -ef` (or `ps ARGS`) filtered to the
+// container's pids, or those pids as a JSON array (containerd parses it).
+import { spawnSync } from "node:child_process";
+import type { CommandContext } from "../context.ts";
+import { runtimeFor } from "./runtime.ts";
+import { containerPids, filterPsOutput } from "../../runtime/ps.ts";
+
+export function run(ctx: CommandContext): number {
+  const [id, ...psArgs] = ctx.args as [string, ...string[]];
+  const pids = containerPids(runtimeFor(ctx), id);
+  const format = ctx.flags.format;
+  if (format === "json") {
+    process.stdout.write(JSON.stringify(pids) + "\n");
+    return 0;
+  }
+  if (format !== "table") throw new Error("invalid format option");
+  const r = spawnSync("ps", psArgs.length ? psArgs : ["-ef"], { encoding: "utf8", maxBuffer: 256 << 20 });
+  if (r.error) throw new Error(`exec: "ps": ${r.error.message}`);
+  const output = (r.stdout ?? "") + (r.stderr ?? "");
+  if (r.status !== 0) throw new Error(`exit status ${r.status}: ${output}`);
+  process.stdout.write(filterPsOutput(r.stdout, pids));
+  return 0;
+}
