@@ -1,0 +1,718 @@
+// The benchmark of issue #6: tsrunc against runc (and crun, inside cg2vm) in one run, runs
+// alternating, the same bundle, the same machine. `npm run bench` (scripts/bench.sh) is the way in;
+// bench/README.md says what is measured and how to read it.
+//
+//   bun bench/bench.ts [--runs N] [--only a,b,…] [--out FILE] [--no-vm] [--profile N]
+//   bun bench/bench.ts --vm --json FILE      (what the cg2vm guest runs: adds crun, ratios only)
+//
+// Times come from bench/timeit.c (fork + execvp + wait4, like hyperfine -N), compiled into a
+// temporary directory; this process only orchestrates. Everything it makes (bundles, state
+// directories, containers, the cgroups under /tsrunc-bench/<run>) is removed at the end, also on
+// failure or Ctrl-C.
+import { spawnSync } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+  rmdirSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir, cpus } from "node:os";
+import { dirname, join, resolve } from "node:path";
+
+// ------------------------------------------------------------------ options
+
+const repo = resolve(dirname(new URL(import.meta.url).pathname), "..");
+const argv = process.argv.slice(2);
+function opt(name: string): string | undefined {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+const inVm = argv.includes("--vm");
+const runsArg = opt("--runs");
+const RUNS = runsArg ? Number(runsArg) : inVm ? 5 : 30;
+const only = opt("--only")?.split(",");
+const outFile = opt("--out");
+const jsonOut = opt("--json");
+const noVm = argv.includes("--no-vm") || inVm;
+const profileRuns = Number(opt("--profile") ?? (inVm ? 0 : 30));
+const WARMUP = 2;
+
+const TSRUNC = join(repo, "dist/tsrunc");
+const ROOTFS = realpathSync(join(repo, "bundles/busybox/rootfs"));
+const runtimes: { name: string; bin: string }[] = [
+  { name: "tsrunc", bin: TSRUNC },
+  { name: "runc", bin: "runc" },
+];
+if (inVm) runtimes.push({ name: "crun", bin: "crun" });
+// --runtime NAME=BINARY (repeatable): another runtime beside them, e.g. an older tsrunc for an A/B.
+argv.forEach((a, i) => {
+  if (a !== "--runtime") return;
+  const [name, bin] = (argv[i + 1] ?? "").split("=");
+  if (!name || !bin) throw new Error("--runtime takes NAME=BINARY");
+  runtimes.push({ name, bin: resolve(bin) });
+});
+
+const want = (b: string) => !only || only.includes(b);
+
+if (process.geteuid?.() !== 0) {
+  console.error("bench: needs root (it creates containers)");
+  process.exit(1);
+}
+
+// ------------------------------------------------------------------ scratch space and cleanup
+
+const runId = `${Date.now().toString(36)}-${process.pid}`;
+const work = mkdtempSync(join(tmpdir(), "tsrunc-bench."));
+const cgroupParent = `/tsrunc-bench/${runId}`;
+const stateRoot = (rt: string) => join(work, "state", rt);
+const errFile = join(work, "stderr.log");
+
+function sh(cmd: string[], opts: { allowFail?: boolean; input?: string } = {}): { code: number; out: string; err: string } {
+  const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: "utf8", input: opts.input ?? "" });
+  const res = { code: r.status ?? 128 + 9, out: r.stdout ?? "", err: r.stderr ?? (r.error ? String(r.error) : "") };
+  if (res.code !== 0 && !opts.allowFail) throw new Error(`${cmd.join(" ")}: exit ${res.code}: ${res.err.trim()}`);
+  return res;
+}
+
+/** Every cgroup mount point (v1 hierarchies and the unified one). */
+function cgroupMounts(): string[] {
+  const out: string[] = [];
+  for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+    const [pre, post] = line.split(" - ");
+    if (!pre || !post) continue;
+    const fstype = post.split(" ")[0];
+    if (fstype === "cgroup" || fstype === "cgroup2") out.push(pre.split(" ")[4]!);
+  }
+  return out;
+}
+
+/** Remove a test-only cgroup tree, killing whatever a failed run left in it (only our containers). */
+function rmdirTree(dir: string): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+  } catch {
+    return;
+  }
+  for (const e of entries) rmdirTree(join(dir, e));
+  for (let i = 0; i < 100; i++) {
+    try {
+      rmdirSync(dir);
+      return;
+    } catch {}
+    try {
+      for (const pid of readFileSync(join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean)) process.kill(Number(pid), 9);
+    } catch {}
+    Bun.sleepSync(10);
+  }
+}
+
+let cleaned = false;
+function cleanup(): void {
+  if (cleaned) return;
+  cleaned = true;
+  for (const rt of runtimes) {
+    const root = stateRoot(rt.name);
+    if (!existsSync(root)) continue;
+    for (const id of readdirSync(root)) {
+      sh([rt.bin, "--root", root, "delete", "--force", id], { allowFail: true });
+    }
+  }
+  for (const m of cgroupMounts()) {
+    rmdirTree(join(m, cgroupParent));
+    try {
+      rmdirSync(join(m, "tsrunc-bench")); // only if no other run is using it
+    } catch {}
+  }
+  rmSync(work, { recursive: true, force: true });
+}
+process.on("exit", cleanup);
+for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  process.on(sig, () => {
+    cleanup();
+    process.exit(130);
+  });
+}
+
+// ------------------------------------------------------------------ timeit and the bundles
+
+const timeit = join(work, "timeit");
+sh(["cc", "-O2", "-o", timeit, join(repo, "bench/timeit.c")]);
+
+interface Sample {
+  total: number; // ms
+  cmds: { ms: number; rssKb: number; status: number }[];
+}
+
+function time(mode: "seq" | "par", cmds: string[][], trace = false): Sample {
+  const args = ["-e", errFile, ...(trace ? ["-T"] : []), mode];
+  for (const c of cmds) args.push("--", ...c);
+  const r = sh([timeit, ...args]);
+  const [total, ...rest] = r.out.trim().split(" ");
+  return {
+    total: Number(total) / 1e6,
+    cmds: rest.map((x) => {
+      const [ns, rss, st] = x.split(":").map(Number);
+      return { ms: ns! / 1e6, rssKb: rss!, status: st! };
+    }),
+  };
+}
+
+function lastErrors(): string {
+  try {
+    return readFileSync(errFile, "utf8").trim().split("\n").slice(-5).join("\n");
+  } catch {
+    return "";
+  }
+}
+
+function check(s: Sample, what: string): Sample {
+  const bad = s.cmds.find((c) => c.status !== 0);
+  if (bad) throw new Error(`${what}: a command exited ${bad.status}\n${lastErrors()}`);
+  return s;
+}
+
+// config.json from `dist/tsrunc spec`, terminal off, the busybox rootfs by absolute path.
+const specDir = join(work, "spec-source");
+mkdirSync(specDir);
+sh([TSRUNC, "spec", "--bundle", specDir]);
+const baseConfig = JSON.parse(readFileSync(join(specDir, "config.json"), "utf8"));
+rmSync(specDir, { recursive: true });
+
+/** A bundle whose container id is `id`: its own cgroupsPath under this run's test-only parent. */
+function bundle(id: string, args: string[] = ["/bin/true"]): string {
+  const dir = join(work, "bundles", id);
+  mkdirSync(dir, { recursive: true });
+  const c = structuredClone(baseConfig);
+  c.process.terminal = false;
+  c.process.args = args;
+  c.root.path = ROOTFS;
+  c.linux.cgroupsPath = `${cgroupParent}/${id}`;
+  // crun 1.8 refuses runtime-spec versions it does not know ("unknown version specified"): beside
+  // it, every runtime gets the same config declared as 1.1.0 (nothing in it is newer).
+  if (runtimes.some((r) => r.name === "crun")) c.ociVersion = "1.1.0";
+  writeFileSync(join(dir, "config.json"), JSON.stringify(c, null, 2));
+  return dir;
+}
+
+// ------------------------------------------------------------------ statistics
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
+}
+const median = (xs: number[]) => quantile(xs, 0.5);
+
+interface Result {
+  key: string;
+  label: string;
+  unit: "ms" | "MiB";
+  goal?: number; // max ratio tsrunc/runc
+  /** runtime name → samples */
+  samples: Record<string, number[]>;
+  note?: string;
+}
+const results: Result[] = [];
+
+/** Alternate runtimes run by run (the order flips every round) so that drift hits all alike. */
+function alternate(runs: number, fn: (rt: { name: string; bin: string }, i: number) => number | null): Record<string, number[]> {
+  const samples: Record<string, number[]> = Object.fromEntries(runtimes.map((r) => [r.name, []]));
+  for (let i = -WARMUP; i < runs; i++) {
+    const order = i % 2 === 0 ? runtimes : [...runtimes].reverse();
+    for (const rt of order) {
+      const v = fn(rt, i);
+      if (i >= 0 && v !== null) samples[rt.name]!.push(v);
+    }
+  }
+  return samples;
+}
+
+function progress(msg: string): void {
+  process.stderr.write(`bench: ${msg}\n`);
+}
+
+const rootArgs = (rt: { name: string; bin: string }) => [rt.bin, "--root", stateRoot(rt.name)];
+
+// ------------------------------------------------------------------ the benchmarks
+
+if (want("version")) {
+  progress(`--version (${RUNS * 2} runs each)`);
+  results.push({
+    key: "version",
+    label: "`--version`",
+    unit: "ms",
+    goal: 2,
+    samples: alternate(RUNS * 2, (rt) => check(time("seq", [[rt.bin, "--version"]]), "--version").total),
+  });
+}
+
+if (want("spec")) {
+  progress(`spec (${RUNS * 2} runs each)`);
+  const dir = join(work, "spec-out");
+  mkdirSync(dir);
+  results.push({
+    key: "spec",
+    label: "`spec`",
+    unit: "ms",
+    goal: 2,
+    samples: alternate(RUNS * 2, (rt) => {
+      rmSync(join(dir, "config.json"), { force: true });
+      return check(time("seq", [[rt.bin, "spec", "--bundle", dir]]), "spec").total;
+    }),
+  });
+}
+
+const rssSamples: Record<string, number[]> = Object.fromEntries(runtimes.map((r) => [r.name, []]));
+if (want("run")) {
+  progress(`run /bin/true (${RUNS} runs each)`);
+  const b: Record<string, string> = {};
+  for (const rt of runtimes) b[rt.name] = bundle(`${rt.name}-run`);
+  const samples = alternate(RUNS, (rt, i) => {
+    const s = check(time("seq", [[...rootArgs(rt), "run", "--bundle", b[rt.name]!, `${rt.name}-run`]]), `${rt.name} run`);
+    if (i >= 0) rssSamples[rt.name]!.push(s.cmds[0]!.rssKb / 1024);
+    return s.total;
+  });
+  results.push({ key: "run", label: "`run` /bin/true (foreground)", unit: "ms", goal: 0.5, samples });
+  results.push({
+    key: "rss",
+    label: "peak RSS of the runtime process during `run` (wait4)",
+    unit: "MiB",
+    goal: 1.5,
+    samples: rssSamples,
+    note: "ru_maxrss of the runtime, which includes its children before they exec",
+  });
+}
+
+if (want("lifecycle")) {
+  progress(`create + start + delete (${RUNS} runs each)`);
+  const b: Record<string, string> = {};
+  for (const rt of runtimes) b[rt.name] = bundle(`${rt.name}-csd`);
+  const parts: Record<string, number[][]> = Object.fromEntries(runtimes.map((r) => [r.name, []]));
+  const samples = alternate(RUNS, (rt, i) => {
+    const id = `${rt.name}-csd`;
+    const cs = check(
+      time("seq", [
+        [...rootArgs(rt), "create", "--bundle", b[rt.name]!, id],
+        [...rootArgs(rt), "start", id],
+      ]),
+      `${rt.name} create/start`,
+    );
+    // Untimed: wait until /bin/true has exited, so that `delete` never races a live process.
+    waitStopped(rt, id);
+    const d = check(time("seq", [[...rootArgs(rt), "delete", id]]), `${rt.name} delete`);
+    const ms = [...cs.cmds.map((c) => c.ms), d.cmds[0]!.ms];
+    if (i >= 0) parts[rt.name]!.push(ms);
+    return cs.total + d.total;
+  });
+  results.push({ key: "lifecycle", label: "`create` + `start` + `delete` of /bin/true", unit: "ms", goal: 0.5, samples });
+  for (const [k, label] of [
+    [0, "create"],
+    [1, "start"],
+    [2, "delete"],
+  ] as const) {
+    results.push({
+      key: `lifecycle-${label.split(" ")[0]}`,
+      label: `  of which \`${label}\``,
+      unit: "ms",
+      samples: Object.fromEntries(runtimes.map((r) => [r.name, parts[r.name]!.map((p) => p[k]!)])),
+    });
+  }
+}
+
+function waitStopped(rt: { name: string; bin: string }, id: string): void {
+  for (let i = 0; i < 400; i++) {
+    const r = sh([...rootArgs(rt), "state", id], { allowFail: true });
+    if (r.code !== 0 || /"status":\s*"stopped"/.test(r.out)) return;
+    Bun.sleepSync(5);
+  }
+  throw new Error(`${rt.name}: container ${id} did not stop`);
+}
+
+function execSupported(): boolean {
+  const r = sh([TSRUNC, "--root", stateRoot("tsrunc"), "exec", "tsrunc-no-such-container", "/bin/true"], { allowFail: true });
+  return !/not supported/i.test(r.err);
+}
+
+if (want("exec")) {
+  if (!execSupported()) {
+    progress("exec: skipped (`tsrunc exec` reports it is not supported yet)");
+    results.push({
+      key: "exec",
+      label: "`exec` /bin/true into a running container",
+      unit: "ms",
+      goal: 0.5,
+      samples: {},
+      note: "skipped: `tsrunc exec` reports it is not supported yet; this row fills in once it is",
+    });
+  } else {
+    progress(`exec /bin/true (${RUNS} runs each)`);
+    const ids: Record<string, string> = {};
+    for (const rt of runtimes) {
+      const id = `${rt.name}-exec`;
+      ids[rt.name] = id;
+      const b = bundle(id, ["/bin/sleep", "1000000"]);
+      check(time("seq", [[...rootArgs(rt), "create", "--bundle", b, id], [...rootArgs(rt), "start", id]]), `${rt.name} create for exec`);
+    }
+    const samples = alternate(RUNS, (rt) => check(time("seq", [[...rootArgs(rt), "exec", ids[rt.name]!, "/bin/true"]]), `${rt.name} exec`).total);
+    for (const rt of runtimes) sh([...rootArgs(rt), "delete", "--force", ids[rt.name]!], { allowFail: true });
+    results.push({ key: "exec", label: "`exec` /bin/true into a running container", unit: "ms", goal: 0.5, samples });
+  }
+}
+
+/** v1: memory.max_usage_in_bytes; v2: memory.peak (what was ever charged to the container). */
+function memoryPeak(id: string): number | null {
+  for (const m of cgroupMounts()) {
+    const dir = join(m, cgroupParent, id);
+    for (const f of ["memory.max_usage_in_bytes", "memory.peak"]) {
+      try {
+        return Number(readFileSync(join(dir, f), "utf8").trim());
+      } catch {}
+    }
+  }
+  return null;
+}
+
+if (want("cgmem")) {
+  const n = Math.max(5, Math.floor(RUNS / 3));
+  progress(`memory charged to the container's cgroup (${n} runs each)`);
+  const b: Record<string, string> = {};
+  for (const rt of runtimes) b[rt.name] = bundle(`${rt.name}-mem`, ["/bin/sleep", "1000000"]);
+  const samples = alternate(n, (rt) => {
+    const id = `${rt.name}-mem`;
+    check(time("seq", [[...rootArgs(rt), "create", "--bundle", b[rt.name]!, id], [...rootArgs(rt), "start", id]]), `${rt.name} create+start`);
+    const peak = memoryPeak(id);
+    sh([...rootArgs(rt), "delete", "--force", id], { allowFail: true });
+    return peak === null ? null : peak / 1048576;
+  });
+  results.push({
+    key: "cgmem",
+    label: "memory charged to the container's cgroup right after `start` (peak)",
+    unit: "MiB",
+    goal: undefined,
+    samples,
+    note: "memory.max_usage_in_bytes (v1) or memory.peak (v2) of a container whose process sleeps",
+  });
+}
+
+interface ConcRow {
+  n: number;
+  perContainer: Record<string, number>;
+  wall: Record<string, number>;
+}
+const concurrency: ConcRow[] = [];
+if (want("concurrency")) {
+  // In the emulated guest every run is ~8× slower (and user-space work more so): fewer points there.
+  const levels = inVm ? [1, 10, 50] : [1, 5, 10, 25, 50];
+  const reps = inVm ? 2 : 5;
+  progress(`concurrent runs: ${levels.join(", ")} containers at once (${reps} rounds each)`);
+  for (const n of levels) {
+    const b: Record<string, string[]> = {};
+    for (const rt of runtimes) b[rt.name] = Array.from({ length: n }, (_, k) => bundle(`${rt.name}-c${n}-${k}`));
+    const samples = alternate(reps, (rt) =>
+      check(
+        time(
+          "par",
+          b[rt.name]!.map((dir, k) => [...rootArgs(rt), "run", "--bundle", dir, `${rt.name}-c${n}-${k}`]),
+        ),
+        `${rt.name} ${n} concurrent runs`,
+      ).total,
+    );
+    concurrency.push({
+      n,
+      wall: Object.fromEntries(runtimes.map((r) => [r.name, median(samples[r.name]!)])),
+      perContainer: Object.fromEntries(runtimes.map((r) => [r.name, median(samples[r.name]!) / n])),
+    });
+  }
+}
+
+// ------------------------------------------------------------------ the profile (TSRUNC_TRACE_TIMING)
+
+interface Phase {
+  name: string;
+  ms: number;
+}
+let profile: Phase[] = [];
+const selfRss: number[] = [];
+if (profileRuns > 0 && want("profile")) {
+  progress(`profile of \`tsrunc run\` (${profileRuns} traced runs)`);
+  const b = bundle("tsrunc-prof");
+  const perPhase = new Map<string, number[]>();
+  for (let i = -WARMUP; i < profileRuns; i++) {
+    rmSync(errFile, { force: true });
+    const s = check(time("seq", [[...rootArgs({ name: "tsrunc", bin: TSRUNC }), "run", "--bundle", b, "tsrunc-prof"]], true), "traced run");
+    if (i < 0) continue;
+    const lines = readFileSync(errFile, "utf8").split("\n").filter((l) => l.startsWith("tsrunc-timing "));
+    if (lines.length === 0) {
+      progress("profile: skipped (this dist/tsrunc prints no TSRUNC_TRACE_TIMING phases)");
+      perPhase.clear();
+      break;
+    }
+    let accounted = 0;
+    for (const l of lines) {
+      const [, name, ms] = l.split(" ");
+      if (name === "peak_rss_kb") selfRss.push(Number(ms) / 1024);
+      if (name === "total" || name === "peak_rss_kb") continue;
+      accounted += Number(ms);
+      if (!perPhase.has(name!)) perPhase.set(name!, []);
+      perPhase.get(name!)!.push(Number(ms));
+    }
+    if (!perPhase.has("exit")) perPhase.set("exit", []);
+    perPhase.get("exit")!.push(s.total - accounted);
+  }
+  profile = [...perPhase.entries()].map(([name, xs]) => ({ name, ms: median(xs) }));
+}
+
+// ------------------------------------------------------------------ cgroupfs costs (in this process)
+
+interface CgroupCosts {
+  hierarchies: number;
+  mkdirMs: number; // one level in every hierarchy
+  rmdirMs: number;
+  attachIdleMs: number; // first cgroup.procs write after ≥ 300 ms without one
+  attachWarmMs: number; // a write right after another
+  attachZombieMs: number; // moving a zombie (a no-op), after idle
+  afterZombieMs: number; // a real attach right after the zombie's
+}
+let cgroupCosts: CgroupCosts | undefined;
+if (want("cgroupfs")) {
+  progress("cgroupfs: mkdir/rmdir in every hierarchy, attach latency (15 rounds)");
+  const mounts = cgroupMounts();
+  const mk: number[] = [];
+  const rm: number[] = [];
+  const idle: number[] = [];
+  const warm: number[] = [];
+  const zombie: number[] = [];
+  const afterZombie: number[] = [];
+  const base = (m: string) => join(m, cgroupParent, "micro");
+  for (const m of mounts) mkdirSync(join(m, cgroupParent), { recursive: true });
+  const sleepMs = (ms: number) => Bun.sleepSync(ms);
+  const procs = (m: string) => join(base(m), "cgroup.procs");
+  // A v1 cpuset cgroup takes no task until cpus and mems are set: use the pids (or unified) one.
+  const attachMount = mounts.find((m) => m.endsWith("/pids")) ?? mounts.find((m) => existsSync(join(m, "cgroup.subtree_control")))!;
+  const timeWrite = (file: string, v: string) => {
+    const t = performance.now();
+    try {
+      writeFileSync(file, v);
+    } catch {}
+    return performance.now() - t;
+  };
+  for (let i = 0; i < 15; i++) {
+    let t = performance.now();
+    for (const m of mounts) mkdirSync(base(m));
+    mk.push(performance.now() - t);
+    const child = Bun.spawn(["sleep", "10"], { stdio: ["ignore", "ignore", "ignore"] });
+    sleepMs(300);
+    idle.push(timeWrite(procs(attachMount), String(child.pid)));
+    warm.push(timeWrite(join(attachMount, cgroupParent, "cgroup.procs"), String(child.pid)));
+    // A zombie: Bun reaps its children only when its event loop runs, never during sleepSync.
+    child.kill(9);
+    await child.exited;
+    const real = Bun.spawn(["sleep", "10"], { stdio: ["ignore", "ignore", "ignore"] });
+    const zz = Bun.spawn(["true"], { stdio: ["ignore", "ignore", "ignore"] });
+    sleepMs(300);
+    zombie.push(timeWrite(procs(attachMount), String(zz.pid)));
+    afterZombie.push(timeWrite(procs(attachMount), String(real.pid)));
+    real.kill(9);
+    await Promise.all([real.exited, zz.exited]);
+    sleepMs(20);
+    t = performance.now();
+    for (const m of mounts) {
+      try {
+        rmdirSync(base(m));
+      } catch {}
+    }
+    rm.push(performance.now() - t);
+  }
+  cgroupCosts = {
+    hierarchies: mounts.length,
+    mkdirMs: median(mk),
+    rmdirMs: median(rm),
+    attachIdleMs: median(idle),
+    attachWarmMs: median(warm),
+    attachZombieMs: median(zombie),
+    afterZombieMs: median(afterZombie),
+  };
+}
+
+// ------------------------------------------------------------------ report
+
+const fmt = (x: number, unit: string) => (Number.isFinite(x) ? (unit === "MiB" ? x.toFixed(1) : x < 10 ? x.toFixed(2) : x.toFixed(1)) : "–");
+const ratio = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : NaN);
+const fmtRatio = (r: number) => (Number.isFinite(r) ? `${r.toFixed(2)}×` : "–");
+
+function versions(): string {
+  const v = (cmd: string[]) => sh(cmd, { allowFail: true }).out.split("\n")[0]?.trim() ?? "?";
+  const parts = [
+    `kernel ${sh(["uname", "-r"]).out.trim()}`,
+    `${cpus().length} CPUs`,
+    v([TSRUNC, "--version"]).replace("version ", "") + ` (${v([TSRUNC, "--version"]) && sh([TSRUNC, "--version"]).out.split("\n")[1]?.replace("commit: ", "commit ")})`,
+    v(["runc", "--version"]).replace("version ", ""),
+  ];
+  if (inVm) parts.push(v(["crun", "--version"]).replace("version ", ""));
+  return parts.join(", ");
+}
+
+interface Json {
+  env: string;
+  results: Result[];
+  concurrency: ConcRow[];
+  profile: Phase[];
+  selfRssMiB?: number;
+  cgroupCosts?: CgroupCosts;
+}
+const data: Json = {
+  env: versions(),
+  results,
+  concurrency,
+  profile,
+  selfRssMiB: selfRss.length ? median(selfRss) : undefined,
+  cgroupCosts,
+};
+
+if (jsonOut) {
+  writeFileSync(jsonOut, JSON.stringify(data));
+}
+
+function hostTable(d: Json): string {
+  const names = runtimeNames(d);
+  const others = names.filter((n) => n !== "runc");
+  let md = `| benchmark | ${names.join(" | ")} | ${others.map((n) => `${n} / runc`).join(" | ")} | goal (tsrunc / runc) |\n`;
+  md += `| --- | ${names.map(() => "---:").join(" | ")} | ${others.map(() => "---:").join(" | ")} | --- |\n`;
+  for (const r of d.results) {
+    const m = Object.fromEntries(names.map((n) => [n, median(r.samples[n] ?? [])]));
+    const q = ratio(m.tsrunc!, m.runc!);
+    const goal = r.goal === undefined ? "" : `≤ ${r.goal}× ${Number.isFinite(q) ? (q <= r.goal ? "✅" : "❌") : ""}`;
+    const unit = r.unit === "ms" ? " ms" : " MiB";
+    if (!r.samples.tsrunc) {
+      md += `| ${r.label} | ${names.map(() => "–").join(" | ")} | ${others.map(() => "–").join(" | ")} | ${goal} — ${r.note} |\n`;
+      continue;
+    }
+    md += `| ${r.label} | ${names.map((n) => fmt(m[n]!, r.unit) + unit).join(" | ")} | ${others.map((n) => fmtRatio(ratio(m[n]!, m.runc!))).join(" | ")} | ${goal} |\n`;
+  }
+  return md;
+}
+
+function runtimeNames(d: Json): string[] {
+  const seen = new Set<string>();
+  for (const r of d.results) for (const k of Object.keys(r.samples)) seen.add(k);
+  for (const c of d.concurrency) for (const k of Object.keys(c.wall)) seen.add(k);
+  return [...seen];
+}
+
+function concTable(d: Json, ratiosOnly: boolean): string {
+  if (!d.concurrency.length) return "";
+  if (ratiosOnly) {
+    let md = "| containers at once | tsrunc / runc | crun / runc | tsrunc / crun |\n| ---: | ---: | ---: | ---: |\n";
+    for (const c of d.concurrency) {
+      const p = c.perContainer;
+      md += `| ${c.n} | ${fmtRatio(ratio(p.tsrunc!, p.runc!))} | ${fmtRatio(ratio(p.crun!, p.runc!))} | ${fmtRatio(ratio(p.tsrunc!, p.crun!))} |\n`;
+    }
+    return md;
+  }
+  const names = runtimeNames(d);
+  const others = names.filter((n) => n !== "runc");
+  let md = `| containers at once | ${names.map((n) => `${n}: wall, per container`).join(" | ")} | ${others.map((n) => `${n} / runc`).join(" | ")} |\n`;
+  md += `| ---: | ${names.map(() => "---:").join(" | ")} | ${others.map(() => "---:").join(" | ")} |\n`;
+  for (const c of d.concurrency) {
+    md += `| ${c.n} | ${names.map((n) => `${fmt(c.wall[n]!, "ms")} ms, ${fmt(c.perContainer[n]!, "ms")} ms`).join(" | ")} | ${others.map((n) => fmtRatio(ratio(c.perContainer[n]!, c.perContainer.runc!))).join(" | ")} |\n`;
+  }
+  return md;
+}
+
+function vmTable(d: Json): string {
+  let md = "| benchmark | tsrunc / runc | crun / runc | tsrunc / crun |\n| --- | ---: | ---: | ---: |\n";
+  for (const r of d.results) {
+    const [t, u, c] = ["tsrunc", "runc", "crun"].map((n) => median(r.samples[n] ?? []));
+    if (!r.samples.tsrunc) {
+      md += `| ${r.label} | – | – | – |\n`;
+      continue;
+    }
+    md += `| ${r.label} | ${fmtRatio(ratio(t!, u!))} | ${fmtRatio(ratio(c!, u!))} | ${fmtRatio(ratio(t!, c!))} |\n`;
+  }
+  return md;
+}
+
+function profileTable(d: Json): string {
+  if (!d.profile.length) return "";
+  const total = d.profile.reduce((a, p) => a + p.ms, 0);
+  let md = "| phase | median ms |\n| --- | ---: |\n";
+  for (const p of d.profile) md += `| ${p.name.replaceAll("_", " ")} | ${p.ms.toFixed(2)} |\n`;
+  md += `| (sum of medians) | ${total.toFixed(1)} |\n`;
+  if (d.selfRssMiB !== undefined) md += `\nPeak RSS of the tsrunc process itself (VmHWM, children excluded): ${d.selfRssMiB.toFixed(1)} MiB.\n`;
+  return md;
+}
+
+function cgroupTable(d: Json): string {
+  const c = d.cgroupCosts;
+  if (!c) return "";
+  return (
+    `| cgroupfs operation (${c.hierarchies} hierarchies) | median ms |\n| --- | ---: |\n` +
+    `| mkdir of one level in every hierarchy | ${c.mkdirMs.toFixed(2)} |\n` +
+    `| rmdir of one level in every hierarchy | ${c.rmdirMs.toFixed(2)} |\n` +
+    `| attach (cgroup.procs write) after 300 ms without one | ${c.attachIdleMs.toFixed(2)} |\n` +
+    `| attach right after another attach | ${c.attachWarmMs.toFixed(2)} |\n` +
+    `| attach of a zombie (moves nothing) after 300 ms without one | ${c.attachZombieMs.toFixed(2)} |\n` +
+    `| attach right after the zombie's | ${c.afterZombieMs.toFixed(2)} |\n`
+  );
+}
+
+function printConsole(d: Json, vm: boolean): void {
+  console.log(`\n${vm ? "cg2vm guest (cgroup v2, emulated: ratios only)" : "host"}: ${d.env}\n`);
+  console.log(vm ? vmTable(d) : hostTable(d));
+  const ct = concTable(d, vm);
+  if (ct) console.log(ct);
+  const pt = profileTable(d);
+  if (pt) console.log(pt);
+  const cg = cgroupTable(d);
+  if (cg) console.log(cg);
+}
+
+printConsole(data, inVm);
+
+// The cg2vm part: the same benchmark inside an emulated pure cgroup v2 guest, with crun.
+let vmData: Json | undefined;
+const cg2vm = process.env.CG2VM ?? resolve(repo, "../shared/tools/cg2vm");
+if (!noVm) {
+  if (!existsSync(cg2vm)) {
+    progress(`cg2vm part skipped: ${cg2vm} is missing`);
+  } else {
+    const vmJson = join(repo, "bench", `.vm-results.${process.pid}.json`);
+    progress("cg2vm: the same benchmark with crun inside a cgroup v2 guest (slow: emulated)");
+    const vmRuns = Math.max(3, Math.round(RUNS / 6));
+    const onlyArg = only ? ` --only ${only.join(",")}` : "";
+    const r = spawnSync(cg2vm, [`node_modules/.bin/bun bench/bench.ts --vm --runs ${vmRuns}${onlyArg} --json ${vmJson}`], {
+      cwd: repo,
+      stdio: ["ignore", "inherit", "inherit"],
+    });
+    try {
+      if (r.status === 0) vmData = JSON.parse(readFileSync(vmJson, "utf8"));
+      else progress(`cg2vm part failed (exit ${r.status})`);
+    } finally {
+      rmSync(vmJson, { force: true });
+    }
+  }
+}
+
+if (outFile) {
+  let md = `# tsrunc benchmark results\n\nWritten by \`npm run bench\` (bench/bench.ts); bench/README.md explains the method and the\nprofile. Medians of ${RUNS} alternating runs per runtime (\`--version\` and \`spec\`: ${RUNS * 2}), same\nbundle (bundles/busybox, config from \`tsrunc spec\`, terminal off), same machine.\n\n`;
+  md += `## This machine (hybrid cgroups: v1 controllers)\n\n${data.env}\n\n${hostTable(data)}\n`;
+  if (data.concurrency.length) md += `### Containers started concurrently (\`run\` /bin/true)\n\n${concTable(data, false)}\n`;
+  if (data.profile.length) md += `### Where one \`tsrunc run\` spends its time (TSRUNC_TRACE_TIMING, medians)\n\n${profileTable(data)}\n`;
+  if (data.cgroupCosts) md += `### cgroupfs costs on this machine\n\n${cgroupTable(data)}\n`;
+  if (vmData) {
+    md += `## cg2vm guest (pure cgroup v2, emulated ~8× slower: ratios only)\n\n${vmData.env}\n\n${vmTable(vmData)}\n`;
+    if (vmData.concurrency.length) md += `### Containers started concurrently, per-container cost\n\n${concTable(vmData, true)}\n`;
+  }
+  md += `\nReproduce: \`npm run bench\` as root (\`bun bench/bench.ts --help\`-style options: \`--runs N\`, \`--only run,lifecycle\`, \`--no-vm\`).\n`;
+  writeFileSync(outFile, md);
+  progress(`wrote ${outFile}`);
+}
