@@ -1,4 +1,5 @@
 // tsrunc's entry point: parse runc's command line, then load and run only the command asked for.
+import { mark, reportTiming } from "../runtime/timing.ts"; // first: its evaluation marks the first JS
 import { checkArgCount, findCommand, parseArgv, UsageError, type CommandSpec, type Parsed } from "./args.ts";
 import { RuncLogger } from "../runtime/log.ts";
 import type { CommandContext } from "./context.ts";
@@ -35,6 +36,7 @@ async function help(command?: CommandSpec, stream: NodeJS.WriteStream = process.
 }
 
 export async function main(argv: string[]): Promise<number> {
+  mark("cli modules");
   // containerd finds the shim as dist/containerd-shim-tsrunc-v2, a link to this binary.
   if (/^containerd-shim-/.test(process.argv0.split("/").pop() ?? "")) {
     new RuncLogger({ format: "text", debug: false }).fatal("containerd-shim-tsrunc-v2: the containerd shim v2 is not implemented yet");
@@ -111,6 +113,7 @@ export async function main(argv: string[]): Promise<number> {
   };
   try {
     const mod = await load(command.name);
+    mark("command modules");
     return await mod.run(ctx);
   } catch (e) {
     log.fatal(e instanceof Error ? e.message : String(e));
@@ -120,5 +123,6 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 const code = await main(process.argv.slice(2));
+reportTiming();
 // Let pending stdout writes drain before exiting (a pipe may be slow to read).
 process.exit(code);

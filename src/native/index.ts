@@ -4,6 +4,7 @@
 
 import { PLAN_VERSION, encodePlan } from "./encode.ts";
 import { loadAddon } from "./load.ts";
+import { mark } from "../runtime/timing.ts";
 import type { ExitStatus, InitMessage, InitPlan, Native, SpawnedInit } from "./types.ts";
 
 /** The raw functions exported by native/src/api.rs. Shapes are kept flat there; this file maps them. */
@@ -43,7 +44,9 @@ let raw: RawAddon | undefined;
 
 function addon(): RawAddon {
   if (raw) return raw;
+  mark("before addon load");
   const a = loadAddon() as RawAddon;
+  mark("addon load");
   if (a.planVersion !== PLAN_VERSION) {
     throw new Error(
       `native addon speaks plan version ${a.planVersion}, encode.ts writes ${PLAN_VERSION}: rebuild with scripts/build-native.sh`,

@@ -14,6 +14,7 @@ import { describeInitError, exeOf, waitForExec, writePidFile } from "./initproc.
 import { hasHooks, runCreateHooks, runPoststartHooks, runPoststopHooks, runStartContainerHooks } from "./hooks.ts";
 import { loadBundleConfig } from "./config.ts";
 import { effectiveResources } from "./devices.ts";
+import { mark } from "./timing.ts";
 import { nativeDeviceFilter } from "./devicefilter.ts";
 
 export interface RuntimeOptions {
@@ -108,6 +109,7 @@ export class Runtime {
       throw new Error(`invalid rootfs: ${rootPath}: no such file or directory`);
     }
     this.checkNamespacePaths(spec);
+    mark("config read+validate");
 
     this.store.reserve(id);
     // Held until create returns: a racing delete or start waits for a complete container.
@@ -137,7 +139,9 @@ export class Runtime {
     try {
       // Written before anything is made, so that `delete --force` can undo a create that crashed.
       this.store.save(state);
+      mark("state save");
       cgroup = this.makeCgroup(id, spec, state);
+      mark("cgroup create");
       if (cgroup) {
         state.cgroup = cgroup.toState();
         this.store.save(state);
@@ -175,7 +179,9 @@ export class Runtime {
         warn: (m) => this.log.warn(m),
       });
 
+      mark("plan build");
       const spawned = native.spawnInit(built.plan);
+      mark("clone");
       pidfd = spawned.pidfd;
       initPid = spawned.pid;
       if (consoleFd !== null) {
@@ -262,8 +268,10 @@ export class Runtime {
       switch (m.kind) {
         case "sync":
           if (m.tag === SYNC_SETUP) {
+            mark("init: namespaces");
             try {
               this.setupFromParent(built, pid, cgroup, spec);
+              mark("cgroup join+limits");
             } catch (e) {
               native.reply(sock, 1);
               throw e;
@@ -276,7 +284,9 @@ export class Runtime {
               throw e;
             }
           } else if (m.tag === SYNC_DONE) {
+            mark("init: rootfs+identity");
             await onDone();
+            mark("state save (pid)");
             native.reply(sock, 0);
             return pid;
           } else if (m.tag !== SYNC_READY) {

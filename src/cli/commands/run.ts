@@ -1,4 +1,5 @@
 import type { CommandContext } from "../context.ts";
+import { mark } from "../../runtime/timing.ts";
 import { runtimeFor } from "./runtime.ts";
 import type { Created } from "../../runtime/container.ts";
 import { proxyTerminal, signalForwarder } from "../io.ts";
@@ -34,11 +35,14 @@ export async function run(ctx: CommandContext): Promise<number> {
   const stopTty = created.consoleMaster !== undefined ? proxyTerminal(rt.native, created.consoleMaster) : () => {};
   let code: number;
   try {
+    mark("create done");
     code = await rt.waitExit(created);
+    mark("exec+wait");
   } finally {
     forwarder.stop();
     stopTty();
   }
   if (ctx.flags.keep !== true) rt.destroy(created.state);
+  mark("cleanup");
   return code;
 }
