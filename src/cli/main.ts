@@ -4,6 +4,7 @@ import { checkArgCount, findCommand, parseArgv, UsageError, type CommandSpec, ty
 import { RuncLogger } from "../runtime/log.ts";
 import type { CommandContext } from "./context.ts";
 import { VERSION, versionText } from "./version.ts";
+import { writeSync } from "node:fs";
 
 type CommandModule = { run(ctx: CommandContext): Promise<number> | number };
 
@@ -30,6 +31,17 @@ function load(name: string): Promise<CommandModule> {
   }
 }
 
+/** A short output straight to fd 1: the first use of process.stdout costs ~3 ms of start-up. */
+function writeOut(text: string): void {
+  const buf = Buffer.from(text);
+  let off = 0;
+  try {
+    while (off < buf.length) off += writeSync(1, buf, off);
+  } catch {
+    process.stdout.write(buf.subarray(off)); // EAGAIN (a non-blocking stdout) and the like
+  }
+}
+
 async function help(command?: CommandSpec, stream: NodeJS.WriteStream = process.stdout): Promise<void> {
   const { renderHelp } = await import("./help.ts");
   stream.write(await renderHelp(command));
@@ -44,7 +56,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   // The cheapest path first: `--version` loads nothing.
   if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
-    process.stdout.write(versionText());
+    writeOut(versionText());
     return 0;
   }
   let parsed: Parsed;
@@ -63,7 +75,7 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   if (g.version) {
-    process.stdout.write(versionText());
+    writeOut(versionText());
     return 0;
   }
   if (!parsed.word || g.help) {
