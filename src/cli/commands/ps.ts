@@ -10,7 +10,8 @@ export function run(ctx: CommandContext): number {
   const pids = containerPids(runtimeFor(ctx), id);
   const format = ctx.flags.format;
   if (format === "json") {
-    process.stdout.write(JSON.stringify(pids) + "\n");
+    // runc encodes Go's nil slice: no processes is "null", not [].
+    process.stdout.write((pids.length ? JSON.stringify(pids) : "null") + "\n");
     return 0;
   }
   if (format !== "table") throw new Error("invalid format option");
