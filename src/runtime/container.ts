@@ -14,6 +14,7 @@ import { describeInitError, exeOf, waitForExec, writePidFile } from "./initproc.
 import { hasHooks, runCreateHooks, runPoststartHooks, runPoststopHooks, runStartContainerHooks } from "./hooks.ts";
 import { loadBundleConfig } from "./config.ts";
 import { effectiveResources } from "./devices.ts";
+import { AttachPrimer } from "./attach-primer.ts";
 import { mark } from "./timing.ts";
 import { nativeDeviceFilter } from "./devicefilter.ts";
 
@@ -111,12 +112,18 @@ export class Runtime {
     this.checkNamespacePaths(spec);
     mark("config read+validate");
 
-    this.store.reserve(id);
-    // Held until create returns: a racing delete or start waits for a complete container.
-    return this.store.withLockAsync(id, () => this.createLocked(id, o, bundle, spec, rootfs));
+    // Forked now, used once the cgroups exist: hides the kernel's attach latency (attach-primer.ts).
+    const primer = new AttachPrimer(this.native);
+    try {
+      this.store.reserve(id);
+      // Held until create returns: a racing delete or start waits for a complete container.
+      return await this.store.withLockAsync(id, () => this.createLocked(id, o, bundle, spec, rootfs, primer));
+    } finally {
+      await primer.dispose();
+    }
   }
 
-  private async createLocked(id: string, o: CreateOptions, bundle: string, spec: Record<string, any>, rootfs: string): Promise<Created> {
+  private async createLocked(id: string, o: CreateOptions, bundle: string, spec: Record<string, any>, rootfs: string, primer?: AttachPrimer): Promise<Created> {
     const native = this.native;
     let cgroup: CgroupManager | undefined;
     let pidfd = -1;
@@ -144,6 +151,7 @@ export class Runtime {
       mark("cgroup create");
       if (cgroup) {
         state.cgroup = cgroup.toState();
+        primer?.prime(Object.values(state.cgroup.paths)[0]);
         this.store.save(state);
       }
 
