@@ -42,7 +42,8 @@ export class AttachPrimer {
     if (!cgroupDir || this.pid <= 0 || this.write) return;
     // Still running (not yet a zombie)? Then skip: it must never join the container's cgroup.
     if (processStartTime(this.pid) !== null) return;
-    this.write = fsp.writeFile(join(cgroupDir, "cgroup.procs"), String(this.pid)).catch(() => {});
+    // "r+": never create the file (a directory that is not a cgroup gets nothing).
+    this.write = fsp.writeFile(join(cgroupDir, "cgroup.procs"), String(this.pid), { flag: "r+" }).catch(() => {});
   }
 
   /** Wait for the no-op attach, then reap the child. */
