@@ -8,7 +8,7 @@ import { loadCgroupManager } from "../cgroups/index.ts";
 import { checkConfig, formatErrors, parseConfigJson, type ValidationError } from "../spec/validate.ts";
 import type { Runtime } from "./container.ts";
 import { errnoMessage } from "./errno.ts";
-import { reap, spawnJoined, writePidFile } from "./initproc.ts";
+import { reap, spawnJoined, withNamespaceFds, writePidFile } from "./initproc.ts";
 import type { Logger } from "./log.ts";
 import { buildExecPlan } from "./plan.ts";
 import type { ContainerState } from "./state.ts";
@@ -225,19 +225,22 @@ export function execInContainer(rt: Runtime, state: ContainerState, o: ExecOptio
       toClose.push(consoleFd);
       if (consoleParent >= 0) toClose.push(consoleParent);
     }
-    const built = buildExecPlan({
-      spec: state.config,
-      process: p,
-      containerId: state.id,
-      rootfs: state.rootfs,
-      initPid: state.pid,
-      consoleSocketFd: consoleFd,
-      preserveFds: o.preserveFds ?? 0,
-      rootless: state.rootless,
-      noNewKeyring: state.noNewKeyring ?? false,
-      warn: (m) => rt.log.warn(m),
+    const joined = withNamespaceFds(state.config, state.pid, (nsFds) => {
+      const built = buildExecPlan({
+        spec: state.config,
+        process: p,
+        containerId: state.id,
+        rootfs: state.rootfs,
+        initPid: state.pid,
+        nsFds,
+        consoleSocketFd: consoleFd,
+        preserveFds: o.preserveFds ?? 0,
+        rootless: state.rootless,
+        noNewKeyring: state.noNewKeyring ?? false,
+        warn: (m) => rt.log.warn(m),
+      });
+      return spawnJoined(native, built, joinCgroup);
     });
-    const joined = spawnJoined(native, built, joinCgroup);
     try {
       const consoleMaster = consoleParent >= 0 ? native.recvFd(consoleParent).fd : undefined;
       if (o.pidFile) writePidFile(o.pidFile, joined.pid);

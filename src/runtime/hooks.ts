@@ -17,7 +17,7 @@ import type { Native } from "../native/types.ts";
 import { loadCgroupManager, type CgroupManager } from "../cgroups/index.ts";
 import { SPEC_VERSION } from "../cli/version.ts";
 import { errnoMessage } from "./errno.ts";
-import { InitOpError, reap, spawnJoined, waitFor } from "./initproc.ts";
+import { InitOpError, reap, spawnJoined, waitFor, withNamespaceFds } from "./initproc.ts";
 import { SIGNALS } from "./linux.ts";
 import type { Logger } from "./log.ts";
 import { buildExecPlan, buildHookPlan, processEnv, type BuiltPlan } from "./plan.ts";
@@ -116,10 +116,13 @@ function runHostHook(h: Hook, state: string): string | null {
 
 export interface ContainerHookContext {
   native: Native;
+  /** The container's config and init: the hooks join its namespaces. */
+  spec: Record<string, any>;
+  initPid: number;
   /** A directory of the runtime's for the hooks' stdio files (the container's state directory). */
   dir: string;
-  /** The plan of a hook's process, its stdio from the given fds. */
-  plan(hook: Hook, stdio: [number, number, number]): BuiltPlan;
+  /** The plan of a hook's process: its stdio from the given fds, the init's namespaces opened. */
+  plan(hook: Hook, stdio: [number, number, number], nsFds: Record<string, number>): BuiltPlan;
   /** Put the hook's process in the container's cgroup (at its first sync point). */
   setup(pid: number): void;
 }
@@ -150,7 +153,7 @@ function runJoinedHook(h: Hook, state: string, ctx: ContainerHookContext, tag: s
     fds.push(scratchFile(base + ".in", state), scratchFile(base + ".out", null), scratchFile(base + ".err", null));
     let joined;
     try {
-      joined = spawnJoined(native, ctx.plan(h, [fds[0]!, fds[1]!, fds[2]!]), ctx.setup);
+      joined = withNamespaceFds(ctx.spec, ctx.initPid, (nsFds) => spawnJoined(native, ctx.plan(h, [fds[0]!, fds[1]!, fds[2]!], nsFds), ctx.setup));
     } catch (e) {
       if (e instanceof InitOpError && (e.op?.op === "exec" || e.op?.op === "checkExec")) return `fork/exec ${h.path}: ${errnoMessage(e.errno)}`;
       throw e;
@@ -205,10 +208,12 @@ export function runCreateHooks(native: Native, state: ContainerState, pid: numbe
   const env = processEnv(spec.process ?? {}, state.rootfs);
   runContainerHooks("createContainer", hooks, st, {
     native,
+    spec,
+    initPid: pid,
     dir,
     // As root in the container's namespaces, from the rootfs (not pivoted yet: the path resolves
     // as on the host).
-    plan: (h, stdio) => buildHookPlan({ spec, initPid: pid, path: h.path, args: hookArgv(h), env: h.env ?? env, cwd: state.rootfs, stdio }),
+    plan: (h, stdio, nsFds) => buildHookPlan({ spec, initPid: pid, nsFds, path: h.path, args: hookArgv(h), env: h.env ?? env, cwd: state.rootfs, stdio }),
     setup: (p) => cgroup?.apply(p),
   });
 }
@@ -224,14 +229,17 @@ export function runStartContainerHooks(native: Native, state: ContainerState, di
   const env = processEnv(proc, state.rootfs);
   runContainerHooks("startContainer", hooks, hookState(state, "created", state.pid), {
     native,
+    spec,
+    initPid: state.pid,
     dir,
-    plan: (h, stdio) =>
+    plan: (h, stdio, nsFds) =>
       buildExecPlan({
         spec,
         process: { ...proc, terminal: false, args: hookArgv(h), env: h.env ?? env },
         containerId: state.id,
         rootfs: state.rootfs,
         initPid: state.pid,
+        nsFds,
         consoleSocketFd: null,
         preserveFds: 0,
         rootless: state.rootless,

@@ -1,10 +1,11 @@
 // Processes the addon starts: the init's failures in runc's words, pid files, and the driver of a
 // process that joins a running container (exec, the container-namespace hooks).
-import { readlinkSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, readlinkSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { ExitStatus, Native } from "../native/types.ts";
 import { errnoMessage } from "./errno.ts";
-import { SYNC_DONE, SYNC_READY, SYNC_SETUP, type BuiltPlan } from "./plan.ts";
+import { NAMESPACE_PROC_NAMES } from "./linux.ts";
+import { joinedNamespaces, SYNC_DONE, SYNC_READY, SYNC_SETUP, type BuiltPlan } from "./plan.ts";
 import { processStartTime } from "./state.ts";
 
 export function writePidFile(path: string, pid: number): void {
@@ -71,6 +72,25 @@ export function waitFor(native: Native, pid: number, ms: number): ExitStatus | n
     const left = end - Date.now();
     if (left <= 0) return null;
     sleepMs(Math.min(delay, left));
+  }
+}
+
+/** Open the init's namespaces (runc's nsexec opens them all before joining any), run fn with the
+ * fds (namespace type → fd; a child spawned meanwhile inherits them), close them. */
+export function withNamespaceFds<T>(spec: Record<string, any>, initPid: number, fn: (fds: Record<string, number>) => T): T {
+  const fds: Record<string, number> = {};
+  try {
+    for (const t of joinedNamespaces(spec)) {
+      const file = `/proc/${initPid}/ns/${NAMESPACE_PROC_NAMES[t]}`;
+      try {
+        fds[t] = openSync(file, "r");
+      } catch (e) {
+        throw new Error(`unable to start container process: open ${file}: ${errnoMessage(e)}`);
+      }
+    }
+    return fn(fds);
+  } finally {
+    for (const fd of Object.values(fds)) closeSync(fd);
   }
 }
 

@@ -475,20 +475,28 @@ export function processOps(o: Ops, proc: Spec, input: ProcessOpsInput): void {
 
 // ---------------------------------------------------------------- joining a running container
 
-/** Join every namespace of a running container from /proc/<initPid>/ns (the user namespace first,
- * the mount namespace last, as runc), stop at SYNC_SETUP for the parent to put the process in the
- * container's cgroup, become root in the user namespace, and fork into the pid (and time)
- * namespace. Namespaces the container shares with the host are not joined. */
-function joinOps(o: Ops, spec: Spec, initPid: number): { userns: boolean; refork: boolean } {
+/** The namespace types a process joining the container enters: those of its config (the others
+ * it shares with the host), the user namespace first and the mount namespace last, as runc. */
+export function joinedNamespaces(spec: Spec): string[] {
   const types: string[] = [];
   for (const ns of (spec.linux?.namespaces ?? []) as Spec[]) {
     if (L.NAMESPACE_FLAGS[ns.type] === undefined) throw new Error(`linux.namespaces: unknown namespace type "${ns.type}"`);
     if (!types.includes(ns.type)) types.push(ns.type);
   }
-  types.sort((a, b) => rank(a) - rank(b));
+  return types.sort((a, b) => rank(a) - rank(b));
+}
+
+/** Join every namespace of a running container (joinedNamespaces), stop at SYNC_SETUP for the parent
+ * to put the process in the container's cgroup, become root in the user namespace, and fork into
+ * the pid (and time) namespace. The namespaces are /proc/<initPid>/ns/*, or fds of ours the child
+ * inherits (nsFds): once in the container's user namespace, the process may no longer open the
+ * files of an init that has not exec'd yet (it is not dumpable), so runc opens them all first. */
+function joinOps(o: Ops, spec: Spec, initPid: number, nsFds?: Readonly<Record<string, number>>): { userns: boolean; refork: boolean } {
+  const types = joinedNamespaces(spec);
   for (const t of types) {
-    const path = `/proc/${initPid}/ns/${L.NAMESPACE_PROC_NAMES[t]}`;
-    o.add({ op: "setns", path, nstype: L.NAMESPACE_FLAGS[t]! }, `join ${t} namespace ${path}`);
+    const file = `/proc/${initPid}/ns/${L.NAMESPACE_PROC_NAMES[t]}`;
+    const fd = nsFds?.[t];
+    o.add({ op: "setns", path: fd === undefined ? file : `/proc/self/fd/${fd}`, nstype: L.NAMESPACE_FLAGS[t]! }, `join ${t} namespace ${file}`);
   }
   o.add({ op: "sync", tag: SYNC_SETUP }, "join the container's cgroup");
   const userns = types.includes("user");
@@ -516,6 +524,8 @@ export interface ExecPlanInput {
   rootfs: string;
   /** Host pid of the container's init, whose namespaces are joined. */
   initPid: number;
+  /** Its namespaces, opened by us (withNamespaceFds): namespace type → fd. */
+  nsFds?: Readonly<Record<string, number>>;
   /** An fd of this process to send the pty master through (process.terminal). */
   consoleSocketFd: number | null;
   preserveFds: number;
@@ -539,7 +549,7 @@ export function buildExecPlan(input: ExecPlanInput): BuiltPlan {
   o.add({ op: "cloexecFrom", from: keepTo }, "close inherited file descriptors");
   if (input.preserveFds > 0) o.add({ op: "inheritFds", from: 3, to: keepTo }, "pass preserved file descriptors");
   limitOps(o, input.process);
-  const { userns, refork } = joinOps(o, input.spec, input.initPid);
+  const { userns, refork } = joinOps(o, input.spec, input.initPid, input.nsFds);
   if (!input.noNewKeyring)
     o.add({ op: "joinSessionKeyring", name: `_ses.${input.containerId}`, perm: 0x3f1b0000 }, "join the container's session keyring");
   stdioOps(o, input.stdio);
@@ -562,6 +572,7 @@ export function buildExecPlan(input: ExecPlanInput): BuiltPlan {
 export interface HookPlanInput {
   spec: Spec;
   initPid: number;
+  nsFds?: Readonly<Record<string, number>>;
   /** Absolute path of the program, argv and envp exactly as they are passed. */
   path: string;
   args: string[];
@@ -575,7 +586,7 @@ export interface HookPlanInput {
 export function buildHookPlan(input: HookPlanInput): BuiltPlan {
   const o = new Ops();
   o.add({ op: "cloexecFrom", from: 3 }, "close inherited file descriptors");
-  const { userns, refork } = joinOps(o, input.spec, input.initPid);
+  const { userns, refork } = joinOps(o, input.spec, input.initPid, input.nsFds);
   stdioOps(o, input.stdio);
   o.add({ op: "chdir", path: input.cwd }, `chdir to ${input.cwd}`);
   o.add({ op: "sync", tag: SYNC_DONE }, "report the hook ready");

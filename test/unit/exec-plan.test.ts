@@ -155,6 +155,13 @@ describe("the exec plan", () => {
     expect(k.filter((x) => ["mount", "mknod", "pivotRoot", "mkdirAll", "waitStart", "sethostname"].includes(x))).toEqual([]);
   });
 
+  it("joins through fds we opened when given (the init may not be dumpable yet), naming the init's files", () => {
+    const b = buildExecPlan(execInput({ nsFds: { pid: 20, mount: 21, network: 22, ipc: 23, uts: 24 } }));
+    const i = b.plan.ops.findIndex((o) => o.op === "setns" && o.nstype === L.CLONE_NEWNS);
+    expect(b.plan.ops[i]).toEqual({ op: "setns", path: "/proc/self/fd/21", nstype: L.CLONE_NEWNS });
+    expect(b.describe[i]).toBe("join mount namespace /proc/4242/ns/mnt");
+  });
+
   it("joins only the namespaces the container has, and forks only for a pid or time namespace", () => {
     const b = buildExecPlan(execInput({}, (c) => (c.linux.namespaces = [{ type: "mount" }, { type: "network" }])));
     expect(b.refork).toBe(false);
