@@ -17,6 +17,7 @@ if [ ! -x dist/tsrunc ] || [ "$(cat "$stamp" 2>/dev/null)" != "$commit" ] ||
    [ -n "$(find src native/tsrunc.node package-lock.json scripts/build.sh -newer dist/tsrunc -print -quit 2>/dev/null)" ]; then
   echo "build: dist/tsrunc"
   bun build --compile --bytecode --format=esm --splitting --minify-syntax \
+    --no-compile-autoload-dotenv --no-compile-autoload-bunfig \
     --define "TSRUNC_COMMIT=\"$commit\"" \
     src/cli/main.ts --outfile dist/tsrunc >/dev/null
   echo "$commit" > "$stamp"
