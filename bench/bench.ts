@@ -146,7 +146,7 @@ sh(["cc", "-O2", "-o", timeit, join(repo, "bench/timeit.c")]);
 
 interface Sample {
   total: number; // ms
-  cmds: { ms: number; rssKb: number; status: number }[];
+  cmds: { ms: number; rssKb: number; status: number; cpuMs: number }[];
 }
 
 function time(mode: "seq" | "par", cmds: string[][], trace = false): Sample {
@@ -157,8 +157,8 @@ function time(mode: "seq" | "par", cmds: string[][], trace = false): Sample {
   return {
     total: Number(total) / 1e6,
     cmds: rest.map((x) => {
-      const [ns, rss, st] = x.split(":").map(Number);
-      return { ms: ns! / 1e6, rssKb: rss!, status: st! };
+      const [ns, rss, st, cpu] = x.split(":").map(Number);
+      return { ms: ns! / 1e6, rssKb: rss!, status: st!, cpuMs: cpu! / 1e3 };
     }),
   };
 }
@@ -272,16 +272,27 @@ if (want("spec")) {
 }
 
 const rssSamples: Record<string, number[]> = Object.fromEntries(runtimes.map((r) => [r.name, []]));
+const cpuSamples: Record<string, number[]> = Object.fromEntries(runtimes.map((r) => [r.name, []]));
 if (want("run")) {
   progress(`run /bin/true (${RUNS} runs each)`);
   const b: Record<string, string> = {};
   for (const rt of runtimes) b[rt.name] = bundle(`${rt.name}-run`);
   const samples = alternate(RUNS, (rt, i) => {
     const s = check(time("seq", [[...rootArgs(rt), "run", "--bundle", b[rt.name]!, `${rt.name}-run`]]), `${rt.name} run`);
-    if (i >= 0) rssSamples[rt.name]!.push(s.cmds[0]!.rssKb / 1024);
+    if (i >= 0) {
+      rssSamples[rt.name]!.push(s.cmds[0]!.rssKb / 1024);
+      cpuSamples[rt.name]!.push(s.cmds[0]!.cpuMs);
+    }
     return s.total;
   });
   results.push({ key: "run", label: "`run` /bin/true (foreground)", unit: "ms", goal: 0.5, samples });
+  results.push({
+    key: "run-cpu",
+    label: "  CPU time (user + system) of one `run`",
+    unit: "ms",
+    samples: cpuSamples,
+    note: "the runtime and the children it reaped (wait4)",
+  });
   results.push({
     key: "rss",
     label: "peak RSS of the runtime process during `run` (wait4)",

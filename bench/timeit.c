@@ -8,8 +8,9 @@
 // Each command gets stdin and stdout on /dev/null and stderr appended to ERRFILE (default
 // /dev/null). -T sets TSRUNC_TRACE_TIMING to the wall clock (ns since the epoch) right before each
 // exec. Prints one line on stdout:
-//   <total_ns> <ns_1>:<maxrss_kb_1>:<status_1> <ns_2>:<maxrss_kb_2>:<status_2> ...
-// where status is the exit code, or 128+signal. Exits 0 when it could run everything.
+//   <total_ns> <ns_1>:<maxrss_kb_1>:<status_1>:<cpu_us_1> <ns_2>:... ...
+// where status is the exit code, or 128+signal, and cpu_us the user + system CPU time of the
+// command and the children it reaped (wait4's rusage). Exits 0 when it could run everything.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -59,6 +60,10 @@ static pid_t launch(char **argv) {
   return pid;
 }
 
+static long long cpu_us(const struct rusage *ru) {
+  return (long long)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1000000LL + ru->ru_utime.tv_usec + ru->ru_stime.tv_usec;
+}
+
 static int status_of(int st) {
   if (WIFEXITED(st)) return WEXITSTATUS(st);
   if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
@@ -93,6 +98,7 @@ int main(int argc, char **argv) {
   }
   int64_t t_start[MAXCMDS], t_end[MAXCMDS];
   long rss[MAXCMDS];
+  long long cpu[MAXCMDS];
   int status[MAXCMDS];
   pid_t pids[MAXCMDS];
   int64_t t0 = now_ns(CLOCK_MONOTONIC);
@@ -110,6 +116,7 @@ int main(int argc, char **argv) {
       }
       t_end[k] = now_ns(CLOCK_MONOTONIC);
       rss[k] = ru.ru_maxrss;
+      cpu[k] = cpu_us(&ru);
       status[k] = status_of(st);
     }
   } else {
@@ -130,6 +137,7 @@ int main(int argc, char **argv) {
         if (pids[k] == p) {
           t_end[k] = now_ns(CLOCK_MONOTONIC);
           rss[k] = ru.ru_maxrss;
+          cpu[k] = cpu_us(&ru);
           status[k] = status_of(st);
           left--;
         }
@@ -138,7 +146,7 @@ int main(int argc, char **argv) {
   }
   int64_t total = now_ns(CLOCK_MONOTONIC) - t0;
   printf("%lld", (long long)total);
-  for (int k = 0; k < n; k++) printf(" %lld:%ld:%d", (long long)(t_end[k] - t_start[k]), rss[k], status[k]);
+  for (int k = 0; k < n; k++) printf(" %lld:%ld:%d:%lld", (long long)(t_end[k] - t_start[k]), rss[k], status[k], cpu[k]);
   printf("\n");
   return 0;
 }
