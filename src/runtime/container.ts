@@ -78,7 +78,7 @@ export class Runtime {
 
   /** What a cgroup manager that writes resources needs from the runtime: the v2 device filter
    * (eBPF through the addon, loaded only when a v2 manager sets device rules). */
-  readonly cgroupOptions = { deviceFilter: nativeDeviceFilter(() => this.native) };
+  readonly cgroupOptions = { deviceFilter: nativeDeviceFilter(() => this.native, (m) => this.log.warn(m)) };
 
   /** The addon itself loads on first use: commands like `state` or `list` never pay for it. */
   get native(): Native {

@@ -11,7 +11,7 @@ import {
   encodeInsns,
 } from "../../src/cgroups/index.ts";
 import { OP } from "../../src/cgroups/devicefilter.ts";
-import { nativeDeviceFilter } from "../../src/runtime/devicefilter.ts";
+import { canSkipFilterError, inUserNamespace, nativeDeviceFilter } from "../../src/runtime/devicefilter.ts";
 import { effectiveResources } from "../../src/runtime/devices.ts";
 import { FakeNative, nativeError } from "../../src/native/fake.ts";
 
@@ -187,8 +187,25 @@ describe("nativeDeviceFilter", () => {
     fake.attachDeviceFilter = () => {
       throw nativeError("bpf(BPF_PROG_ATTACH)", "EPERM");
     };
-    expect(() => nativeDeviceFilter(() => fake).apply("/sys/fs/cgroup/x", [])).toThrow(
+    expect(() => nativeDeviceFilter(() => fake).apply("/sys/fs/cgroup/x", spec([{ allow: false, access: "rwm" }]))).toThrow(
       /cgroup: loading the device filter \(eBPF\) into \/sys\/fs\/cgroup\/x: bpf\(BPF_PROG_ATTACH\)/,
     );
+  });
+
+  it("ignores a failure as runc does: in a user namespace, or when every rule allows rwm", () => {
+    const fake = new FakeNative();
+    fake.attachDeviceFilter = () => {
+      throw nativeError("bpf(BPF_PROG_LOAD)", "EPERM");
+    };
+    const allowAll = spec([{ allow: true, access: "rwm" }]);
+    const warnings: string[] = [];
+    if (!inUserNamespace()) {
+      nativeDeviceFilter(() => fake, (m) => warnings.push(m)).apply("/x", allowAll);
+      expect(warnings[0]).toMatch(/ignored: device rules are not enforced/);
+    }
+    expect(canSkipFilterError(allowAll, false)).toBe(true);
+    expect(canSkipFilterError(spec([{ allow: true, type: "c", major: 1, minor: 3, access: "rw" }]), false)).toBe(false);
+    expect(canSkipFilterError(spec([{ allow: false, access: "rwm" }]), false)).toBe(false);
+    expect(canSkipFilterError(spec([{ allow: false, access: "rwm" }]), true)).toBe(true);
   });
 });
