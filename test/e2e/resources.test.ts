@@ -6,7 +6,10 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { type CgroupHost, detectCgroupHost, findV1Hierarchy, hugePageSizes, nodeCgroupFs } from "../../src/cgroups/index.ts";
+import { type CgroupHost, detectCgroupHost, findV1Hierarchy, hugePageSizes, newCgroupManager, nodeCgroupFs } from "../../src/cgroups/index.ts";
+import { native } from "../../src/native/index.ts";
+import { nativeDeviceFilter } from "../../src/runtime/devicefilter.ts";
+import { startWaiting } from "./cgroups-util.ts";
 import { CGROUP_PARENT, cleanup, errors, haveBinary, isRoot, leftovers, makeBundle, removeRunCgroups, runc, TSRUNC, tsrunc, waitFor, type Bundle } from "./helpers.ts";
 
 let host: CgroupHost | undefined;
@@ -446,6 +449,38 @@ describe.skipIf(!!whyNotV2)("cgroup v2 only", () => {
     await until(() => shm(pid, "r") !== undefined, 30_000, "the probe");
     expect(shm(pid, "r")).toBe("read-denied");
     expect(cgRead(b, "memory", "memory.max")).toBe(String(64 << 20));
+  }, SLOW);
+
+  it("a second set() replaces the filter (BPF_F_REPLACE): one program, the new rules in force", async () => {
+    const attached: number[] = [];
+    const counting = {
+      ...native,
+      attachDeviceFilter(dir: string, insns: Uint8Array, license: string) {
+        const before = native.attachDeviceFilter(dir, insns, license);
+        attached.push(before);
+        return before;
+      },
+    };
+    const cg = newCgroupManager({ containerId: "filter", cgroupsPath: `${CGROUP_PARENT}/filter-${process.pid}`, deviceFilter: nativeDeviceFilter(() => counting) });
+    cg.create();
+    try {
+      const probe = async () => {
+        const p = startWaiting(": > /dev/null && echo null-ok; (: > /dev/full) 2>/dev/null && echo full-ok || echo full-denied");
+        cg.apply(p.pid);
+        p.go();
+        await p.exit;
+        return p.out();
+      };
+      const rules = (extra: any[]) => [{ allow: false, access: "rwm" }, { allow: true, type: "c", major: 1, minor: 3, access: "rwm" }, ...extra];
+      cg.set({ devices: rules([]) });
+      expect(await probe()).toBe("null-ok\nfull-denied\n");
+      cg.set({ devices: rules([{ allow: true, type: "c", major: 1, minor: 7, access: "w" }]) });
+      expect(await probe()).toBe("null-ok\nfull-ok\n");
+      // Nothing attached before the first; exactly one (ours) before the second.
+      expect(attached).toEqual([0, 1]);
+    } finally {
+      cg.destroy();
+    }
   }, SLOW);
 
   it("update sets memory.swap.max from memory+swap, and unified files", () => {
