@@ -7,6 +7,7 @@ source scripts/env.sh
 
 bash scripts/build-native.sh
 bun scripts/build-schema.ts
+bun scripts/build-seccomp-tables.ts
 bash bundles/build-busybox.sh
 
 mkdir -p dist
