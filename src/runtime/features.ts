@@ -1,6 +1,7 @@
 // `tsrunc features`: what this build really supports (runtime-spec features.md), nothing more.
 import { SPEC_VERSION, VERSION } from "../cli/version.ts";
 import { CAPABILITIES } from "../security/capabilities.ts";
+import { SECCOMP_ACTIONS, SECCOMP_ARCHS, SECCOMP_KNOWN_FLAGS, SECCOMP_OPERATORS, SECCOMP_SUPPORTED_FLAGS } from "../security/seccomp.ts";
 import { HOOK_NAMES } from "./hooks.ts";
 import { MOUNT_OPTION_NAMES } from "./mounts.ts";
 
@@ -14,7 +15,14 @@ export function features(): Record<string, unknown> {
       namespaces: ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
       capabilities: [...CAPABILITIES],
       cgroup: { v1: true, v2: true, systemd: false, systemdUser: false },
-      seccomp: { enabled: false },
+      seccomp: {
+        enabled: true,
+        actions: [...SECCOMP_ACTIONS],
+        operators: [...SECCOMP_OPERATORS],
+        archs: [...SECCOMP_ARCHS],
+        knownFlags: [...SECCOMP_KNOWN_FLAGS],
+        supportedFlags: [...SECCOMP_SUPPORTED_FLAGS],
+      },
       apparmor: { enabled: false },
       selinux: { enabled: false },
       mountExtensions: { idmap: { enabled: false } },

@@ -5,6 +5,7 @@ import { existsSync, lstatSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { InitOp, InitPlan } from "../native/types.ts";
 import { mask, resolveCapabilities, lastCapability } from "../security/capabilities.ts";
+import { seccompInitOp } from "../security/seccomp.ts";
 import * as L from "./linux.ts";
 import { flagsToAttrs, parseMountOptions } from "./mounts.ts";
 import { DEFAULT_DEVICES } from "./devices.ts";
@@ -290,6 +291,7 @@ export function buildPlan(input: PlanInput): BuiltPlan {
       userns,
       rootless: input.rootless,
       personality: linux.personality,
+      seccomp: linux.seccomp,
       limits: true,
       readySync: true,
       waitStart: input.execFifo !== null,
@@ -376,6 +378,8 @@ export interface ProcessOpsInput {
   rootless: boolean;
   /** The container's linux.personality. */
   personality?: Spec;
+  /** The container's linux.seccomp: its filter is loaded where runc loads it. */
+  seccomp?: Spec;
   /** Set rlimits and oom_score_adj here. A joining process sets them before it joins (limitOps),
    * while it may still raise them. */
   limits: boolean;
@@ -432,6 +436,10 @@ export function processOps(o: Ops, proc: Spec, input: ProcessOpsInput): void {
   if (persona) o.add({ op: "personality", persona: persona.domain === "LINUX32" ? 0x0008 : 0 }, `personality ${persona.domain}`);
 
   if (input.readySync) o.add({ op: "sync", tag: SYNC_READY }, "report the rootfs ready");
+  // Seccomp as runc: without no_new_privs loading a filter needs CAP_SYS_ADMIN, so before the
+  // identity and capabilities change; with it, as late as possible (after the executable is found).
+  const filter = seccompInitOp(input.seccomp as any, proc.noNewPrivileges === true);
+  if (filter && proc.noNewPrivileges !== true) o.add(filter.op, filter.describe);
 
   const caps = resolveCapabilities(proc.capabilities, input.warn);
   const user = proc.user ?? { uid: 0, gid: 0 };
@@ -468,6 +476,7 @@ export function processOps(o: Ops, proc: Spec, input: ProcessOpsInput): void {
   }
   const what = `exec: "${input.path ?? args[0]}"`;
   o.add({ op: "checkExec", candidates }, what);
+  if (filter && proc.noNewPrivileges === true) o.add(filter.op, filter.describe);
   o.add({ op: "sync", tag: SYNC_DONE }, "report the init done");
   if (input.waitStart) o.add({ op: "waitStart", slot: 0 }, "wait for start");
   o.add({ op: "exec", candidates, argv: args, envp: env }, what);
@@ -560,6 +569,7 @@ export function buildExecPlan(input: ExecPlanInput): BuiltPlan {
     userns,
     rootless: input.rootless,
     personality: input.spec.linux?.personality,
+    seccomp: input.spec.linux?.seccomp,
     limits: false,
     readySync: false,
     waitStart: false,
