@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: build tools, the busybox rootfs source, the crate sources for the offline cargo
 # build, the kernel headers the seccomp syscall tables come from, peers for parity tests and
-# benchmarks, and the tools tests drive (script, tmux, ip).
-packages=(build-essential pkg-config busybox-static librust-libc-dev linux-libc-dev runc crun hyperfine iproute2 tmux util-linux procps bsdextrautils)
+# benchmarks (libseccomp: the seccomp compiler is checked against it), and the tools tests drive
+# (script, tmux, ip).
+packages=(build-essential pkg-config busybox-static librust-libc-dev linux-libc-dev libseccomp-dev runc crun hyperfine iproute2 tmux util-linux procps bsdextrautils)
 command -v cargo >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/cargo" ] || packages+=(cargo)
 missing=()
 for p in "${packages[@]}"; do
