@@ -9,6 +9,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { type Bundle, bundleFactory, errors, haveBinary, isRoot, runc, tsrunc } from "./helpers.ts";
 import { dockerLike } from "../fixtures/seccomp-profiles.ts";
 import * as T from "../../src/security/generated/syscalls.ts";
+import { compileSeccomp } from "../../src/security/seccomp.ts";
+import { run } from "../unit/bpf-interp.ts";
 
 const bundle = bundleFactory();
 const X86_64 = new Map(T.X86_64);
@@ -62,7 +64,9 @@ function agree(b: Bundle): Outcome {
 
 // The probe, built once for the file.
 const probeDir = mkdtempSync(join(tmpdir(), "tsrunc-seccomp-probe-"));
-const haveCc = spawnSync("cc", ["-static", "-O1", "-o", join(probeDir, "probe"), resolve("test/fixtures/seccomp-probe.c")]).status === 0;
+const haveCc =
+  spawnSync("cc", ["-static", "-O1", "-o", join(probeDir, "probe"), resolve("test/fixtures/seccomp-probe.c")]).status === 0 &&
+  spawnSync("cc", ["-O1", "-o", join(probeDir, "dump"), resolve("test/fixtures/seccomp-dump.c")]).status === 0;
 afterAll(() => rmSync(probeDir, { recursive: true, force: true }));
 
 /** A container that runs the probe once per line of `calls` ("<abi> <nr> [args]"), printing each
@@ -202,6 +206,61 @@ describe.skipIf(!isRoot || !haveBinary)("seccomp", () => {
     const e = tsrunc(s, ["run", s.id]);
     expect(e.status).toBe(1);
     expect(errors(e)).toContain("config.json: /linux/seccomp: the profile must allow sendto");
+  });
+
+  describe.skipIf(!haveCc)("the filter loaded, read back from the kernel", () => {
+    /** Create the container with a runtime and read its init's filter back (it is loaded before
+     * the init waits for `start`). */
+    function loaded(b: Bundle, rt: typeof tsrunc): Uint8Array {
+      expect(rt(b, ["create", b.id]).status).toBe(0);
+      try {
+        const pid = JSON.parse(rt(b, ["state", b.id]).stdout).pid;
+        const d = spawnSync(join(probeDir, "dump"), [String(pid)]);
+        expect(d.stderr.toString()).toBe("");
+        return new Uint8Array(d.stdout);
+      } finally {
+        rt(b, ["delete", "-f", b.id]);
+      }
+    }
+
+    const profiles: [string, any][] = [
+      ["Docker-like", dockerLike()],
+      ["deny by default, every ABI", { defaultAction: "SCMP_ACT_KILL_PROCESS", architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"], syscalls: [{ names: SHELL, action: "SCMP_ACT_ALLOW" }, { names: ["mkdir"], action: "SCMP_ACT_ERRNO", errnoRet: 17 }] }],
+      ["allow by default, argument rules", {
+        defaultAction: "SCMP_ACT_ALLOW",
+        syscalls: [
+          { names: ["personality"], action: "SCMP_ACT_ERRNO", args: [{ index: 0, value: 0, op: "SCMP_CMP_NE" }, { index: 0, value: 8, op: "SCMP_CMP_NE" }] },
+          { names: ["mmap"], action: "SCMP_ACT_TRAP", args: [{ index: 2, value: 4, valueTwo: 4, op: "SCMP_CMP_MASKED_EQ" }, { index: 3, value: 0x20, valueTwo: 0x20, op: "SCMP_CMP_MASKED_EQ" }] },
+          { names: ["getpriority"], action: "SCMP_ACT_LOG", args: [{ index: 1, value: 0x100000000, op: "SCMP_CMP_GE" }] },
+          { names: ["kill"], action: "SCMP_ACT_ERRNO", errnoRet: 3, args: [{ index: 1, value: 9, op: "SCMP_CMP_EQ" }] },
+        ],
+      }],
+      ["x86 listed, x86_64 not", { defaultAction: "SCMP_ACT_ERRNO", defaultErrnoRet: 95, architectures: ["SCMP_ARCH_X86"], syscalls: [{ names: SHELL, action: "SCMP_ACT_ALLOW" }] }],
+    ];
+    for (const [what, seccomp] of profiles) {
+      it(`decides as runc's for every syscall: ${what}`, () => {
+        const b = bundle((c) => {
+          c.process.args = ["true"];
+          c.linux.seccomp = seccomp;
+        });
+        const ours = loaded(b, tsrunc);
+        const theirs = loaded(b, runc);
+        expect(ours).toEqual(compileSeccomp(seccomp)!.program);
+        const values = [0n, 1n, 8n, 9n, 17n, 0x20n, 0x24n, 0x10000011n, 0xffffffffn, 0x100000000n, 0x7e020000n];
+        let checked = 0;
+        for (const arch of [0xc000003e, 0x40000003, 0xc00000b7])
+          for (const base of [0, 0x40000000])
+            for (let i = 0; i < 560; i++)
+              for (const a of values) {
+                const d = { nr: base + i, arch, args: [a, a, a, a] };
+                const want = run(theirs, d).ret;
+                const got = run(ours, d).ret;
+                checked++;
+                if (got !== want) expect({ arch, nr: d.nr, a: String(a), got }).toEqual({ arch, nr: d.nr, a: String(a), got: want });
+              }
+        expect(checked).toBeGreaterThan(30000);
+      });
+    }
   });
 
   describe.skipIf(!haveCc)("architectures (with the probe)", () => {
