@@ -47,7 +47,7 @@ function commands(sc: any): string {
     if (act === dflt) continue;
     const args: any[] = r.args ?? [];
     const counts = [0, 0, 0, 0, 0, 0];
-    for (const x of args) counts[x.index]++;
+    for (const x of args) counts[x.index]! += 1;
     const groups = counts.some((c) => c > 1) ? args.map((x) => [x]) : [args];
     for (const name of r.names)
       for (const g of groups) out.push(`rule ${act} ${name} ${g.length}` + g.map((x) => ` ${x.index} ${OPS[x.op]} ${BigInt(x.value)} ${BigInt(x.valueTwo ?? 0)}`).join(""));
