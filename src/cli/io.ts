@@ -41,8 +41,9 @@ export function signalForwarder(native: Native): SignalForwarder {
   };
 }
 
-/** Proxy a pty master to our stdio: raw mode, window size, SIGWINCH. Returns the undo. */
-export function proxyTerminal(native: Native, master: number): () => void {
+/** Proxy a pty master to our stdio: raw mode, window size, SIGWINCH. Returns the undo, which first
+ * lets the output the process left in the pty reach us (until EIO: its side is closed), briefly. */
+export function proxyTerminal(native: Native, master: number): () => Promise<void> {
   const stdin = process.stdin;
   const resize = () => {
     if (process.stdout.isTTY) native.setWinsize(master, process.stdout.rows, process.stdout.columns);
@@ -58,9 +59,19 @@ export function proxyTerminal(native: Native, master: number): () => void {
   };
   stdin.on("data", onInput);
   const out = createReadStream("", { fd: master, autoClose: false, highWaterMark: 16384 });
-  out.on("data", (chunk) => process.stdout.write(chunk));
-  out.on("error", () => {}); // EIO once the container's side closes
-  return () => {
+  // Written synchronously: the process exits right after, and nothing may be left unwritten.
+  out.on("data", (chunk) => {
+    try {
+      writeSync(1, chunk as Buffer);
+    } catch {}
+  });
+  const drained = new Promise<void>((resolve) => {
+    out.on("error", () => resolve()); // EIO once the container's side closes
+    out.on("end", () => resolve());
+    out.on("close", () => resolve());
+  });
+  return async () => {
+    await Promise.race([drained, new Promise((r) => setTimeout(r, 1000))]);
     process.off("SIGWINCH", resize);
     stdin.off("data", onInput);
     if (stdin.isTTY) stdin.setRawMode(wasRaw);

@@ -68,12 +68,12 @@ async function exec(ctx: CommandContext): Promise<number> {
     return 0;
   }
   forwarder.target(execed.pidfd);
-  const stopTty = execed.consoleMaster !== undefined ? proxyTerminal(rt.native, execed.consoleMaster) : () => {};
+  const stopTty = execed.consoleMaster !== undefined ? proxyTerminal(rt.native, execed.consoleMaster) : async () => {};
   try {
     return exitCode(await rt.native.waitPidfd(execed.pidfd));
   } finally {
     forwarder.stop();
-    stopTty();
+    await stopTty();
     rt.native.close(execed.pidfd);
   }
 }

@@ -32,7 +32,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     return 0;
   }
   forwarder.target(created.pidfd);
-  const stopTty = created.consoleMaster !== undefined ? proxyTerminal(rt.native, created.consoleMaster) : () => {};
+  const stopTty = created.consoleMaster !== undefined ? proxyTerminal(rt.native, created.consoleMaster) : async () => {};
   let code: number;
   try {
     mark("create done");
@@ -40,7 +40,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     mark("exec+wait");
   } finally {
     forwarder.stop();
-    stopTty();
+    await stopTty();
   }
   if (ctx.flags.keep !== true) rt.destroy(created.state);
   mark("cleanup");
