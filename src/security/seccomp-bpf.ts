@@ -1,18 +1,16 @@
-// Classic BPF for a seccomp filter, generated from the per-arch rule databases (seccomp-db.ts).
+// Classic BPF for a seccomp filter, generated from the per-ABI rules (seccomp-rules.ts).
 //
-// The program decides exactly as the one runc 1.1 loads (runc's -ENOSYS stub in front of
-// libseccomp 2.5.4's filter), though its layout is our own: check seccomp_data.arch, return
-// ERRNO(ENOSYS) for syscall numbers above the profile's largest one (runc's stub), reject the x32
-// ABI unless the profile has it (libseccomp), find the syscall by binary search over its number, then
-// walk its argument tree in libseccomp's order (each level's nodes in turn; a branch with neither an
-// action nor a sub-level falls through to the next node, the last one to the enclosing level's next
-// node, at the top to the default action).
+// The layout: check seccomp_data.arch, return ERRNO(ENOSYS) for syscall numbers above the profile's
+// largest one (runc's stub), reject the x32 ABI unless the profile has it, find the syscall by binary
+// search over its number, then try its rules in order: each condition compares a 64-bit argument as
+// two 32-bit words (high word first; the low word only on 32-bit ABIs), a rule whose conditions all
+// hold returns its action, a failing condition goes on to the next rule, after the last rule the
+// default action.
 //
 // The program is built backwards, from its end: every jump goes forward, so its target is always
 // known when the jump is emitted, and a target more than 255 instructions away gets a trampoline
 // (`ja`, or a copy of the `ret` it leads to) right after the jump.
-import type { ArchDb, Node, SysEntry } from "./seccomp-db.ts";
-import { Cmp } from "./seccomp-db.ts";
+import { Cmp, type ArchRules, type Cond, type Rule } from "./seccomp-rules.ts";
 
 export const AUDIT_ARCH_X86_64 = 0xc000003e;
 export const AUDIT_ARCH_I386 = 0x40000003;
@@ -136,75 +134,110 @@ class Emitter {
   }
 }
 
-function levelHead(n: Node): Node {
-  while (n.lvlPrv) n = n.lvlPrv;
-  return n;
-}
+const ALL32 = 0xffffffff;
+/** seccomp_data.args[i]: its low and high words (little-endian). */
+const argLo = (arg: number) => 16 + arg * 8;
+const argHi = (arg: number) => 16 + arg * 8 + 4;
 
-class ChainGen {
-  /** Code already emitted, by the structure of a level and where it falls through to: the same
-   * conditions on several syscalls share one copy (as libseccomp shares identical blocks). */
+/** The code of each syscall's rules. */
+class RuleGen {
+  /** Code already emitted, by the rules it decides and its default: identical rules on several
+   * syscalls (x86_64's and x32's, often) share one copy. */
   private memo = new Map<string, Label>();
-  private keys = new Map<Node, string>();
   constructor(private e: Emitter) {}
 
-  /** A level's structure as a string: its nodes' tests and where each branch goes. */
-  private key(node: Node): string {
-    const head = levelHead(node);
-    let k = this.keys.get(head);
-    if (k === undefined) {
-      const parts: string[] = [];
-      for (let n: Node | null = head; n; n = n.lvlNxt) {
-        const t = n.nxtT ? `(${this.key(n.nxtT)})` : n.actTFlg ? `r${n.actT}` : "-";
-        const f = n.nxtF ? `(${this.key(n.nxtF)})` : n.actFFlg ? `r${n.actF}` : "-";
-        parts.push(`${n.argOffset}:${n.op}:${n.mask}:${n.datum}?${t}:${f}`);
-      }
-      k = parts.join(";");
-      this.keys.set(head, k);
-    }
-    return k;
-  }
-
-  /** The code of a level of the tree whose nodes, all failing, continue at `next`. */
-  level(node: Node, next: Label): Label {
-    const head = levelHead(node);
-    const r = this.e.retOf(next);
-    const memoKey = `${r === undefined ? `l${next}` : `r${r}`}|${this.key(head)}`;
-    const done = this.memo.get(memoKey);
-    // a copy too far away for a conditional jump would cost a trampoline at each use: make another
-    if (done !== undefined && this.e.length - done <= 255) return done;
-    const nodes: Node[] = [];
-    for (let n: Node | null = head; n; n = n.lvlNxt) nodes.push(n);
-    let l = next;
-    for (let i = nodes.length - 1; i >= 0; i--) l = this.node(nodes[i]!, l);
-    this.memo.set(memoKey, l);
-    return l;
-  }
-
-  private node(n: Node, next: Label): Label {
+  /** A = the word at `off`, masked, then `code` against k: to `t` if it holds, else `f`. */
+  private word(off: number, mask: number, code: number, k: number, t: Label, f: Label): Label {
     const e = this.e;
-    const f = n.nxtF ? this.level(n.nxtF, next) : n.actFFlg ? e.ret(n.actF) : next;
-    const t = n.nxtT ? this.level(n.nxtT, next) : n.actTFlg ? e.ret(n.actT) : next;
-    const code = n.op === Cmp.GT ? JGT : n.op === Cmp.GE ? JGE : JEQ;
-    if (e.nearest(t) === e.nearest(f)) return e.nearest(t); // both ways lead to the same place: no test
-    let l = e.jump(code, n.datum, t, f);
-    if (n.mask >>> 0 !== 0xffffffff) l = e.and(n.mask, l);
-    return e.ld(n.argOffset, l);
+    if (e.nearest(t) === e.nearest(f)) return e.nearest(t);
+    let l = e.jump(code, k, t, f);
+    if (mask >>> 0 !== ALL32) l = e.and(mask, l);
+    return e.ld(off, l);
   }
 
-  syscall(s: SysEntry, dflt: Label): Label {
-    return s.chains ? this.level(s.chains, dflt) : this.e.ret(s.action);
+  /** Unsigned 64-bit `>` (or `>=` with ge) of the argument against datum, as two words: the high
+   * word decides unless it is equal, then the low one. */
+  private greater(arg: number, datum: bigint, ge: boolean, t: Label, f: Label, bits: 32 | 64): Label {
+    const e = this.e;
+    const lo = Number(datum & 0xffffffffn);
+    const lower = this.word(argLo(arg), ALL32, ge ? JGE : JGT, lo, t, f);
+    if (bits === 32) return lower;
+    const hi = Number(datum >> 32n);
+    if (e.nearest(t) === e.nearest(f)) return e.nearest(t);
+    // with A = high word: > hi → t; == hi → the low word; < hi → f
+    let l: Label;
+    if (hi === ALL32) l = e.jump(JEQ, hi, lower, f);
+    else {
+      const eq = hi === 0 ? lower : e.jump(JEQ, hi, lower, f); // not > 0 means == 0
+      l = e.jump(JGT, hi, t, eq);
+    }
+    return e.ld(argHi(arg), l);
   }
+
+  /** (argument & mask) == datum, word by word. */
+  private equal(arg: number, mask: bigint, datum: bigint, t: Label, f: Label, bits: 32 | 64): Label {
+    const part = (off: number, m: number, d: number, then: Label): Label => {
+      if (m === 0) return d === 0 ? then : f; // nothing compared: holds only for 0
+      if ((d & ~m) >>> 0 !== 0) return f; // bits outside the mask: never equal
+      return this.word(off, m, JEQ, d, then, f);
+    };
+    const lower = part(argLo(arg), Number(mask & 0xffffffffn), Number(datum & 0xffffffffn), t);
+    if (bits === 32) return lower;
+    return part(argHi(arg), Number(mask >> 32n), Number(datum >> 32n), lower);
+  }
+
+  private cond(c: Cond, t: Label, f: Label, bits: 32 | 64): Label {
+    switch (c.op) {
+      case Cmp.EQ:
+      case Cmp.MASKED_EQ:
+        return this.equal(c.arg, c.mask, c.datum, t, f, bits);
+      case Cmp.NE:
+        return this.equal(c.arg, c.mask, c.datum, f, t, bits);
+      case Cmp.GT:
+        return this.greater(c.arg, c.datum, false, t, f, bits);
+      case Cmp.GE:
+        return this.greater(c.arg, c.datum, true, t, f, bits);
+      case Cmp.LE:
+        return this.greater(c.arg, c.datum, false, f, t, bits);
+      case Cmp.LT:
+        return this.greater(c.arg, c.datum, true, f, t, bits);
+    }
+  }
+
+  /** A syscall's code: each rule in turn, its conditions in turn, `ret` its action when all hold,
+   * else on to the next rule; after the last, the default action. */
+  syscall(rules: Rule[], bits: 32 | 64, dflt: number): Label {
+    const e = this.e;
+    const key = `${bits}|${dflt}|` + rules.map((r) => `${r.action}:` + r.conds.map((c) => `${c.arg}.${c.op}.${c.mask}.${c.datum}`).join(",")).join(";");
+    const done = this.memo.get(key);
+    // a copy too far away for a conditional jump would cost a trampoline at each use: make another
+    if (done !== undefined && e.length - done <= 255) return done;
+    let next = e.ret(dflt);
+    for (let i = rules.length - 1; i >= 0; i--) {
+      const r = rules[i]!;
+      let l = e.ret(r.action);
+      for (let j = r.conds.length - 1; j >= 0; j--) l = this.cond(r.conds[j]!, l, next, bits);
+      next = l;
+    }
+    this.memo.set(key, next);
+    return next;
+  }
+}
+
+interface Entry {
+  num: number;
+  rules: Rule[];
+  bits: 32 | 64;
 }
 
 /** Dispatch on the syscall number in A: a binary search down to runs of a few `jeq`, each syscall's
  * code right after its `jeq`. */
-function dispatch(e: Emitter, g: ChainGen, entries: SysEntry[], dflt: Label): Label {
+function dispatch(e: Emitter, g: RuleGen, entries: Entry[], dflt: number): Label {
   if (entries.length <= 8) {
-    let next = dflt;
+    let next = e.ret(dflt);
     for (let i = entries.length - 1; i >= 0; i--) {
       const s = entries[i]!;
-      const code = g.syscall(s, dflt);
+      const code = g.syscall(s.rules, s.bits, dflt);
       next = e.jump(JEQ, s.num, code, next);
     }
     return next;
@@ -215,23 +248,22 @@ function dispatch(e: Emitter, g: ChainGen, entries: SysEntry[], dflt: Label): La
   return e.jump(JGE, entries[m]!.num, right, left);
 }
 
-/** The syscalls of the databases that reach the filter (libseccomp skips pseudo syscalls), by
- * number as the kernel compares them (unsigned). */
-function entriesOf(dbs: ArchDb[]): SysEntry[] {
-  const out: SysEntry[] = [];
-  for (const db of dbs) for (const s of db.syscalls.values()) if (s.num >= 0) out.push(s);
+/** The syscalls that have rules, by number as the kernel compares them (unsigned). */
+function entriesOf(abis: ArchRules[]): Entry[] {
+  const out: Entry[] = [];
+  for (const a of abis) for (const [num, rules] of a.syscalls) if (rules.length) out.push({ num, rules, bits: a.bits });
   return out.sort((a, b) => (a.num >>> 0) - (b.num >>> 0));
 }
 
 export interface FilterInput {
   defaultAction: number;
-  /** libseccomp's bad-arch action (SCMP_ACT_KILL_THREAD unless set). */
+  /** For a syscall of an ABI the filter does not know (runc: SCMP_ACT_KILL_THREAD). */
   badArchAction: number;
-  x86_64: ArchDb;
-  /** The x32 ABI's rules, if the profile lists SCMP_ARCH_X32 (compiled with x86_64's, as libseccomp). */
-  x32: ArchDb | null;
+  x86_64: ArchRules;
+  /** The x32 ABI's rules, if the profile lists SCMP_ARCH_X32 (same audit arch as x86_64). */
+  x32: ArchRules | null;
   /** i386's rules, if the profile lists SCMP_ARCH_X86. */
-  x86: ArchDb | null;
+  x86: ArchRules | null;
   /** runc's -ENOSYS stub: per ABI, the largest syscall number the profile names; null: no stub. */
   enosys: { x86_64?: number; x32?: number; x86?: number } | null;
   /** The stub's return value: SECCOMP_RET_ERRNO | ENOSYS. */
@@ -240,14 +272,13 @@ export interface FilterInput {
 
 export function generateFilter(f: FilterInput): Uint8Array {
   const e = new Emitter();
-  const g = new ChainGen(e);
+  const g = new RuleGen(e);
   const badArch = () => e.ret(f.badArchAction);
 
   // i386 (int 0x80 or a 32-bit process)
   let i386: Label | null = null;
   if (f.x86) {
-    const dflt = e.ret(f.defaultAction);
-    let l = dispatch(e, g, entriesOf([f.x86]), dflt);
+    let l = dispatch(e, g, entriesOf([f.x86]), f.defaultAction);
     if (f.enosys?.x86 !== undefined) l = e.jump(JGT, f.enosys.x86, e.ret(f.enosysAction), l);
     i386 = e.ld(OFF_NR, l);
   }
@@ -255,10 +286,10 @@ export function generateFilter(f: FilterInput): Uint8Array {
   let x86_64: Label;
   // x86_64 and x32 (the same audit arch; x32 numbers have X32_SYSCALL_BIT)
   {
-    const dflt = e.ret(f.defaultAction);
-    let l = dispatch(e, g, entriesOf(f.x32 ? [f.x86_64, f.x32] : [f.x86_64]), dflt);
+    let l = dispatch(e, g, entriesOf(f.x32 ? [f.x86_64, f.x32] : [f.x86_64]), f.defaultAction);
     if (!f.x32) {
-      // libseccomp: an x32 syscall is a bad arch here, except -1 (a tracer skipping the syscall)
+      // x32 not listed: an x32 syscall is a bad arch here (as under runc), except -1 (a tracer
+      // skipping the syscall)
       const minusOne = e.jump(JEQ, 0xffffffff, l, badArch());
       l = e.jump(JGE, X32_SYSCALL_BIT, minusOne, l);
     }

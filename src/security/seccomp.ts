@@ -1,16 +1,20 @@
 // linux.seccomp → a classic-BPF seccomp filter, decided here and only loaded by the init (the
-// `seccomp` op). The filter decides every syscall as the one runc 1.1 loads:
+// `seccomp` op). The filter follows runc 1.1's reading of the profile:
 //
-//  - runc's reading of the profile (libcontainer/seccomp, specconv): KILL is KILL_THREAD; ERRNO and
-//    TRACE return errnoRet, EPERM when absent (defaultErrnoRet for the default action); a rule whose
-//    action equals the default action is skipped; names no table knows are skipped; a rule with two
-//    conditions on one argument becomes one rule per condition (OR), otherwise its conditions are
-//    AND-ed; several rules for a syscall merge as libseccomp merges them.
-//  - libseccomp 2.5.4's filter (seccomp-db.ts, seccomp-bpf.ts): the native x86_64 ABI always, x86
-//    (i386) and x32 when listed; any other audit arch, and x32 syscalls when x32 is not listed, get
-//    the bad-arch action (KILL_THREAD); 64-bit arguments are compared as two 32-bit words, x86 and x32
-//    compare the low word only; i386's multiplexed socketcall(2)/ipc(2) are matched for socket and
-//    SysV IPC rules as libseccomp does.
+//  - actions: KILL is KILL_THREAD; ERRNO and TRACE return errnoRet, EPERM when absent
+//    (defaultErrnoRet for the default action); a rule whose action equals the default action is
+//    skipped; names no table knows are skipped; a rule with two conditions on one argument becomes
+//    one rule per condition (OR), otherwise its conditions are AND-ed.
+//  - our own rule semantics (seccomp-rules.ts, seccomp-bpf.ts): a syscall's rules are tried in
+//    profile order, the first whose conditions all hold decides, else the default action (of two
+//    unconditional rules for a syscall the first decides, as under runc). runc's libseccomp merges
+//    a syscall's rules instead: where rules with different actions overlap (an unconditional rule
+//    after a conditional one, rules with equal conditions), the two can decide differently, and
+//    runc refuses some such profiles that tsrunc takes.
+//  - ABIs: the native x86_64 ABI always, x86 (i386) and x32 when listed; any other audit arch, and
+//    x32 syscalls when x32 is not listed, get KILL_THREAD; 64-bit arguments are compared as two
+//    32-bit words, x86 and x32 compare the low word only; on i386 a socket or SysV IPC rule also
+//    matches the multiplexed socketcall(2)/ipc(2) call with that call number in its first argument.
 //  - runc's -ENOSYS stub (libcontainer/seccomp/patchbpf): unless the default action is ALLOW, LOG or
 //    TRACE, a syscall numbered above the largest one the profile names for a listed arch returns
 //    ENOSYS (so that libc falls back from syscalls newer than the profile).
@@ -19,7 +23,7 @@
 // (scripts/build-seccomp-tables.ts).
 import type { LinuxSeccomp } from "../spec/types.ts";
 import * as tables from "./generated/syscalls.ts";
-import { type ApiRule, type ArchDb, Cmp, DbError, dbRuleAdd, EEXIST, ruleArgs } from "./seccomp-db.ts";
+import { addRule as addArchRule, type ArchRules, Cmp, type Cond, makeCond, newArchRules } from "./seccomp-rules.ts";
 import { generateFilter } from "./seccomp-bpf.ts";
 
 /** SECCOMP_RET_* */
@@ -101,7 +105,7 @@ function syscallTables(): { x86_64: Table; x86: Table; x32: Table } {
 }
 
 /** i386 multiplexes the socket calls through socketcall(2) (SYS_SOCKET = 1, ...) and SysV IPC
- * through ipc(2) (SEMOP = 1, ...); libseccomp matches a rule for one of them on both paths. */
+ * through ipc(2) (SEMOP = 1, ...): a rule for one of them applies on both paths. */
 const SOCKETCALL: Record<string, number> = {
   socket: 1, bind: 2, connect: 3, listen: 4, accept: 5, getsockname: 6, getpeername: 7, socketpair: 8,
   send: 9, recv: 10, sendto: 11, recvfrom: 12, shutdown: 13, setsockopt: 14, getsockopt: 15, sendmsg: 16,
@@ -116,14 +120,14 @@ const I386_IPC = 117;
 
 const has = (o: Record<string, number>, k: string) => Object.hasOwn(o, k);
 
-/** A name libseccomp would resolve (else runc skips the rule). */
+/** A name runc would resolve (else it skips the rule). */
 function knownName(name: string): boolean {
   const t = syscallTables();
   return t.x86_64.has(name) || t.x86.has(name) || t.x32.has(name) || has(SOCKETCALL, name) || has(IPC, name);
 }
 
-/** The number runc's -ENOSYS stub counts for a name on an ABI (libseccomp's resolution by arch:
- * on x86 the multiplexed calls resolve to pseudo numbers and do not count). */
+/** The number runc's -ENOSYS stub counts for a name on an ABI (on x86 the multiplexed calls do
+ * not count). */
 function stubNumber(abi: Abi, name: string): number | undefined {
   const t = syscallTables();
   if (abi === "x86") return has(SOCKETCALL, name) || has(IPC, name) ? undefined : t.x86.get(name);
@@ -140,9 +144,9 @@ const ARCHS: Record<string, Abi> = {
   SCMP_ARCH_X32: "x32",
 };
 
-/** The SECCOMP_RET value of an action as runc 1.1 makes it (getAction + libseccomp-golang). */
+/** The SECCOMP_RET value of an action as runc 1.1 makes it. */
 function actionValue(action: string, errnoRet: number | undefined, path: string): number {
-  // runc passes errnoRet through int16(); libseccomp keeps its low 16 bits
+  // runc passes errnoRet through int16(): its low 16 bits count
   const data = (n: number | undefined, dflt: number) => (n === undefined ? dflt : n & 0xffff);
   switch (action) {
     case "SCMP_ACT_KILL":
@@ -191,8 +195,7 @@ export interface CompiledSeccomp {
 }
 
 /** Compile a profile. null when it asks for nothing (no default action and no rules: runc then
- * runs without seccomp). Throws SeccompError (with the JSON path) for what tsrunc cannot honour,
- * and runc's own errors for rules libseccomp refuses. */
+ * runs without seccomp). Throws SeccompError (with the JSON path) for what tsrunc cannot honour. */
 export function compileSeccomp(sc: LinuxSeccomp | undefined): CompiledSeccomp | null {
   if (!sc) return null;
   const syscalls = sc.syscalls ?? [];
@@ -210,10 +213,10 @@ export function compileSeccomp(sc: LinuxSeccomp | undefined): CompiledSeccomp | 
   // The ABIs listed (others cannot occur on x86_64); the native one is always filtered.
   const listed = new Set<Abi>();
   for (const a of sc.architectures ?? []) if (Object.hasOwn(ARCHS, a)) listed.add(ARCHS[a]!);
-  const dbs: Record<Abi, ArchDb | null> = {
-    x86_64: { size: 64, syscalls: new Map() },
-    x86: listed.has("x86") ? { size: 32, syscalls: new Map() } : null,
-    x32: listed.has("x32") ? { size: 32, syscalls: new Map() } : null,
+  const dbs: Record<Abi, ArchRules | null> = {
+    x86_64: newArchRules(64),
+    x86: listed.has("x86") ? newArchRules(32) : null,
+    x32: listed.has("x32") ? newArchRules(32) : null,
   };
   const t = syscallTables();
 
@@ -224,7 +227,7 @@ export function compileSeccomp(sc: LinuxSeccomp | undefined): CompiledSeccomp | 
       const op = Object.hasOwn(OPERATORS, a.op) ? OPERATORS[a.op] : undefined;
       if (op === undefined) throw new SeccompError(`${p}/args/${j}/op`, `unknown operator ${JSON.stringify(a.op)}`);
       if (!Number.isInteger(a.index) || a.index < 0 || a.index > 5) throw new SeccompError(`${p}/args/${j}/index`, "must be 0..5");
-      return { arg: a.index, op, a: u64(a.value, `${p}/args/${j}/value`), b: u64(a.valueTwo ?? 0, `${p}/args/${j}/valueTwo`) };
+      return makeCond(a.index, op, u64(a.value, `${p}/args/${j}/value`), u64(a.valueTwo ?? 0, `${p}/args/${j}/valueTwo`));
     });
     for (const name of rule.names ?? []) {
       if (act === dflt) continue; // runc: redundant, skipped
@@ -233,17 +236,7 @@ export function compileSeccomp(sc: LinuxSeccomp | undefined): CompiledSeccomp | 
       const counts = new Array(6).fill(0);
       for (const c of conds) counts[c.arg]++;
       const groups = counts.some((n) => n > 1) ? conds.map((c) => [c]) : [conds];
-      for (const g of groups) {
-        try {
-          addRule(dbs, t, name, act, g);
-        } catch (e) {
-          if (e instanceof DbError)
-            throw new Error(
-              `error adding seccomp ${conds.length ? "" : "filter "}rule for syscall ${name}: ${e.errno === -EEXIST ? "file exists" : `errno ${-e.errno}`}`,
-            );
-          throw e;
-        }
-      }
+      for (const g of groups) addRule(dbs, t, name, act, g);
     }
   });
 
@@ -273,49 +266,36 @@ export function compileSeccomp(sc: LinuxSeccomp | undefined): CompiledSeccomp | 
     const nr = t.x86_64.get(name);
     if (nr === undefined) return dflt;
     if (enosys?.x86_64 !== undefined && nr > enosys.x86_64) return (RET.ERRNO | ENOSYS) >>> 0;
-    const s = dbs.x86_64!.syscalls.get(nr);
-    if (!s) return dflt;
-    return s.chains ? "depends" : s.action;
+    const first = dbs.x86_64!.syscalls.get(nr)?.[0];
+    if (!first) return dflt;
+    return first.conds.length ? "depends" : first.action;
   };
   return { flags, program, nativeVerdict };
 }
 
-/** libseccomp files a rule for a syscall an ABI lacks under a pseudo number (negative, never in
- * the filter): it still merges with, and can conflict with, the other rules for that name. */
-const pseudo = new Map<string, number>();
-function pseudoNumber(name: string): number {
-  let n = pseudo.get(name);
-  if (n === undefined) pseudo.set(name, (n = -10000 - pseudo.size));
-  return n;
-}
-
+/** A rule for a name on each filtered ABI that has the syscall (in order: x86_64, x86, x32). */
 function addRule(
-  dbs: Record<Abi, ArchDb | null>,
+  dbs: Record<Abi, ArchRules | null>,
   t: { x86_64: Table; x86: Table; x32: Table },
   name: string,
   action: number,
-  conds: { arg: number; op: Cmp; a: bigint; b: bigint }[],
+  conds: Cond[],
 ): void {
-  const args = ruleArgs(conds);
-  const add = (db: ArchDb, syscall: number, a = args) => dbRuleAdd(db, { action, syscall, args: a.slice() } as ApiRule);
-  // x86_64, then the added ABIs (libseccomp adds a rule to each filter of the collection in turn)
-  add(dbs.x86_64!, t.x86_64.get(name) ?? pseudoNumber(name));
+  const add = (db: ArchRules, nr: number | undefined, c = conds) => {
+    if (nr !== undefined) addArchRule(db, nr, { action, conds: c });
+  };
+  add(dbs.x86_64!, t.x86_64.get(name));
   if (dbs.x86) {
-    const db = dbs.x86;
     const mux = has(SOCKETCALL, name) ? [I386_SOCKETCALL, SOCKETCALL[name]!] : has(IPC, name) ? [I386_IPC, IPC[name]!] : null;
     if (mux) {
-      // the multiplexed call: its first argument names the call, the rule's own condition on the
-      // first argument is replaced (libseccomp's abi_rule_add); then the direct call
-      const a = args.slice();
-      a[0] = { arg: 0, op: Cmp.EQ, mask: 0xffffffffffffffffn, datum: BigInt(mux[1]!) };
-      add(db, mux[0]!, a);
-      add(db, t.x86.get(name) ?? pseudoNumber(name));
-    } else {
-      const n32 = t.x86.get(name);
-      if (n32 !== undefined) add(db, n32);
+      // the multiplexed call: its first argument is the call number (in place of the rule's own
+      // conditions on the first argument), then the direct call
+      const c = [makeCond(0, Cmp.EQ, BigInt(mux[1]!), 0n), ...conds.filter((x) => x.arg !== 0)];
+      add(dbs.x86, mux[0]!, c);
     }
+    add(dbs.x86, t.x86.get(name));
   }
-  if (dbs.x32) add(dbs.x32, t.x32.get(name) ?? pseudoNumber(name));
+  if (dbs.x32) add(dbs.x32, t.x32.get(name));
 }
 
 /** The syscalls tsrunc's init makes after it loads the filter that runc's does not: it reports to
