@@ -392,28 +392,35 @@ export class Runtime {
 
   /** Release a created container's init (runc's exec.fifo hand-off). */
   start(id: string): ContainerState {
-    return this.store.withLock(id, () => {
+    const poststart = { exe: null as string | null };
+    const s = this.store.withLock(id, () => {
       const state = this.store.load(id);
       const status = this.statusOfState(id, state);
       if (status === "stopped") throw new Error("cannot start a container that has stopped");
       if (status !== "created") throw new Error("cannot start an already running container");
       const s = state!;
-      const poststart = hasHooks(s.config, "poststart");
       try {
         runStartContainerHooks(this.native, s, this.store.dir(id), this.log);
-        const exe = poststart ? exeOf(s.pid) : null;
+        if (hasHooks(s.config, "poststart")) poststart.exe = exeOf(s.pid);
         this.releaseFifo(id);
-        if (poststart) {
-          waitForExec(s.pid, s.pidStartTime, exe);
-          runPoststartHooks(s, s.pid);
-        }
       } catch (e) {
-        // runtime.md: a failed startContainer or poststart hook stops the container.
-        if (hasHooks(s.config, "startContainer", "poststart")) this.stopAfterHookFailure(s);
+        // runtime.md: a failed startContainer hook stops the container.
+        if (hasHooks(s.config, "startContainer")) this.stopAfterHookFailure(s);
         throw e;
       }
       return s;
     });
+    // poststart, once the program runs, without the lock: a hook may call tsrunc on the container.
+    if (hasHooks(s.config, "poststart")) {
+      waitForExec(s.pid, s.pidStartTime, poststart.exe);
+      try {
+        runPoststartHooks(s, s.pid);
+      } catch (e) {
+        this.stopAfterHookFailure(s);
+        throw e;
+      }
+    }
+    return s;
   }
 
   private stopAfterHookFailure(state: ContainerState): void {

@@ -147,7 +147,7 @@ describe.skipIf(!isRoot || !haveBinary)("exec", () => {
     const t0 = Date.now();
     const r = tsrunc(b, ["exec", "-d", "--pid-file", pidFile, b.id, "sleep", "1000"]);
     expect(r.status).toBe(0);
-    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(Date.now() - t0).toBeLessThan(30_000); // it did not wait for the sleep (slow hosts included)
     const pid = Number(readFileSync(pidFile, "utf8"));
     pids.push(pid);
     expect(readFileSync(`/proc/${pid}/cmdline`, "utf8")).toBe("sleep\x001000\x00");
