@@ -151,7 +151,7 @@ export class Runtime {
       mark("cgroup create");
       if (cgroup) {
         state.cgroup = cgroup.toState();
-        primer?.prime(Object.values(state.cgroup.paths)[0]);
+        primer?.prime(Object.values(cgroup.paths)[0]);
         this.store.save(state);
       }
 
