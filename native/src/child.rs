@@ -624,13 +624,10 @@ unsafe fn run_op(st: &mut State, op: &Op) -> Res {
                 Err(EINVAL)
             }
         }
-        Op::WaitStart { slot } => {
-            let fd = match st.slots.get(*slot) {
-                Some(&fd) if fd >= 0 => fd,
-                _ => return Err(EBADF),
-            };
-            let mut pbuf = [0u8; 32];
-            let w = Fd(openat(AT_FDCWD, fd_path(fd, &mut pbuf), O_WRONLY | O_CLOEXEC, 0)?);
+        Op::WaitStart { dir_fd, name } => {
+            // Relative to a directory fd the runtime opened: no search permission is needed on the
+            // directories above it, nor /proc/self/fd (closed to a non-dumpable process after setuid).
+            let w = Fd(openat(*dir_fd, name.as_ptr(), O_WRONLY | O_CLOEXEC, 0)?);
             write_all(w.0, b"0")
         }
         Op::Console { socket_fd, ptmx_path } => console(*socket_fd, ptmx_path),

@@ -13,7 +13,7 @@ use core::ffi::c_char;
 use std::ffi::CString;
 
 pub const MAGIC: u32 = 0x4952_5354; // "TSRI" read as little-endian bytes
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 pub const SLOTS: usize = 8;
 pub const PATH_MAX: usize = 4096;
 const NULL_STR: u32 = 0xFFFF_FFFF;
@@ -109,7 +109,7 @@ pub enum Op {
     CloexecFrom { from: u32 },
     InheritFds { from: u32, to: u32 },
     OpenPath { path: CString, slot: usize },
-    WaitStart { slot: usize },
+    WaitStart { dir_fd: i32, name: CString },
     Console { socket_fd: i32, ptmx_path: CString },
     Seccomp { flags: u32, filter: Vec<libc::sock_filter> },
     CheckExec { candidates: Vec<CString> },
@@ -290,7 +290,7 @@ fn parse_op(r: &mut Reader) -> R<Op> {
         CLOEXEC_FROM => Op::CloexecFrom { from: r.u32()? },
         INHERIT_FDS => Op::InheritFds { from: r.u32()?, to: r.u32()? },
         OPEN_PATH => Op::OpenPath { path: r.path()?, slot: slot(r.u32()?)? },
-        WAIT_START => Op::WaitStart { slot: slot(r.u32()?)? },
+        WAIT_START => Op::WaitStart { dir_fd: r.u32()? as i32, name: r.cstr()? },
         CONSOLE => Op::Console { socket_fd: r.u32()? as i32, ptmx_path: r.path()? },
         SECCOMP => {
             let flags = r.u32()?;

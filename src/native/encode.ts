@@ -16,7 +16,7 @@
 import type { InitOp, InitPlan } from "./types.ts";
 
 export const PLAN_MAGIC = 0x49525354; // bytes "TSRI"
-export const PLAN_VERSION = 2;
+export const PLAN_VERSION = 3;
 export const SLOT_COUNT = 8;
 export const PATH_MAX = 4096;
 const NULL_STR = 0xffffffff;
@@ -290,7 +290,8 @@ function encodeOp(w: Writer, op: InitOp): void {
       w.slot(op.slot, "slot");
       return;
     case "waitStart":
-      w.slot(op.slot, "slot");
+      w.u32(op.dirFd, "dirFd");
+      w.str(op.name, "name");
       return;
     case "console":
       w.u32(op.socketFd, "socketFd");

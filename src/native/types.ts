@@ -83,9 +83,10 @@ export type InitOp =
   | { op: "inheritFds"; from: number; to: number }
   /** Open path with O_PATH|O_CLOEXEC and keep the fd in slot `slot` (0..7) for a later op. */
   | { op: "openPath"; path: string; slot: number }
-  /** The start rendezvous: open("/proc/self/fd/<fd of slot>", O_WRONLY|O_CLOEXEC) (blocks until
-   * `start` opens the fifo for reading), write one byte "0", close. */
-  | { op: "waitStart"; slot: number }
+  /** The start rendezvous: openat(dirFd, name, O_WRONLY|O_CLOEXEC) (blocks until `start` opens the
+   * fifo for reading), write one byte "0", close. dirFd is a directory fd the runtime opened and the
+   * init inherited (closed at exec). */
+  | { op: "waitStart"; dirFd: number; name: string }
   /** Create the console: open ptmxPath, unlock, open its peer /dev/pts/N, send the master over the
    * unix socket `socketFd` with SCM_RIGHTS, make the peer fds 0-2 and the controlling terminal
    * (setsid + TIOCSCTTY). */

@@ -1,7 +1,7 @@
 // The container lifecycle, as runc has it: create (the init waits at exec.fifo), start, state, kill,
 // delete. This is the library the CLI, the shim and the manager call; it never prints.
-import { closeSync, existsSync, openSync, readSync, realpathSync, rmdirSync, statfsSync, unlinkSync, writeFileSync, constants as fsc } from "node:fs";
-import { isAbsolute, join, resolve } from "node:path";
+import { chmodSync, closeSync, existsSync, openSync, readSync, realpathSync, rmdirSync, statfsSync, unlinkSync, writeFileSync, constants as fsc } from "node:fs";
+import { basename, isAbsolute, join, resolve } from "node:path";
 import type { InitMessage, Native } from "../native/types.ts";
 import { native as realNative } from "../native/index.ts";
 import { buildPlan, SYNC_DONE, SYNC_HOOKS, SYNC_READY, SYNC_SETUP, type BuiltPlan } from "./plan.ts";
@@ -157,7 +157,11 @@ export class Runtime {
 
       const waitForStart = o.waitForStart !== false;
       const fifo = this.store.fifo(id);
-      if (waitForStart) native.mkfifo(fifo, 0o622);
+      if (waitForStart) {
+        native.mkfifo(fifo, 0o622);
+        // Writable by the container's user whoever it is (mkfifo applied our umask), as runc's.
+        chmodSync(fifo, 0o622);
+      }
 
       let consoleFd: number | null = null;
       let consoleParent = -1;
@@ -172,11 +176,18 @@ export class Runtime {
         fdsToClose.push(consoleFd);
       }
 
+      // The init opens the fifo relative to its directory, which the runtime opens for it: no search
+      // permission on --root is needed then (a user namespace's root may have none).
+      let fifoDir = -1;
+      if (waitForStart) {
+        fifoDir = openSync(this.store.dir(id), fsc.O_RDONLY | fsc.O_DIRECTORY);
+        fdsToClose.push(fifoDir);
+      }
       const built = buildPlan({
         spec,
         rootfs,
         containerId: id,
-        execFifo: waitForStart ? fifo : null,
+        execFifo: waitForStart ? { dirFd: fifoDir, name: basename(fifo) } : null,
         consoleSocketFd: consoleFd,
         noPivot: o.noPivot ?? false,
         noNewKeyring: o.noNewKeyring ?? false,

@@ -30,7 +30,7 @@ export interface PlanInput {
   rootfs: string;
   containerId: string;
   /** exec.fifo to rendezvous with `start`; null: exec at once. */
-  execFifo: string | null;
+  execFifo: { dirFd: number; name: string } | null;
   /** An fd of this process (inherited by the init) to send the pty master through. */
   consoleSocketFd: number | null;
   noPivot: boolean;
@@ -259,7 +259,6 @@ export function buildPlan(input: PlanInput): BuiltPlan {
   const devBound = mounts.some((m) => m.destination === "/dev" && isBind(m));
   if (!devBound) devOps(o, linux, userns || joinedUserns);
 
-  if (input.execFifo) o.add({ op: "openPath", path: input.execFifo, slot: 0 }, `open ${input.execFifo}`);
 
   // The mounts are done and the old root is still reachable: the parent runs the prestart and
   // createRuntime hooks, then the createContainer hooks in the container's namespaces.
@@ -294,7 +293,7 @@ export function buildPlan(input: PlanInput): BuiltPlan {
       seccomp: linux.seccomp,
       limits: true,
       readySync: true,
-      waitStart: input.execFifo !== null,
+      waitStart: input.execFifo,
       warn: input.warn,
     });
 
@@ -385,8 +384,8 @@ export interface ProcessOpsInput {
   limits: boolean;
   /** Stop at SYNC_READY before the identity switch (create). */
   readySync: boolean;
-  /** Wait for `start` at the exec fifo (slot 0) before exec. */
-  waitStart: boolean;
+  /** Wait for `start` at the exec fifo before exec. */
+  waitStart: { dirFd: number; name: string } | null;
   /** Exec this absolute path instead of looking up args[0] in PATH, with the env exactly as given
    * (a hook: no HOME added). */
   path?: string;
@@ -478,7 +477,7 @@ export function processOps(o: Ops, proc: Spec, input: ProcessOpsInput): void {
   o.add({ op: "checkExec", candidates }, what);
   if (filter && proc.noNewPrivileges === true) o.add(filter.op, filter.describe);
   o.add({ op: "sync", tag: SYNC_DONE }, "report the init done");
-  if (input.waitStart) o.add({ op: "waitStart", slot: 0 }, "wait for start");
+  if (input.waitStart) o.add({ op: "waitStart", ...input.waitStart }, "wait for start");
   o.add({ op: "exec", candidates, argv: args, envp: env }, what);
 }
 
@@ -572,7 +571,7 @@ export function buildExecPlan(input: ExecPlanInput): BuiltPlan {
     seccomp: input.spec.linux?.seccomp,
     limits: false,
     readySync: false,
-    waitStart: false,
+    waitStart: null,
     path: input.path,
     warn: input.warn,
   });

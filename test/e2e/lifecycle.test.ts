@@ -78,6 +78,30 @@ describe.skipIf(!isRoot || !haveBinary)("lifecycle", () => {
     expect(errors(r)).toContain("container does not exist");
   });
 
+  it("create + start work for a non-root process and in a user namespace mapped away from root", () => {
+    for (const mutate of [
+      (c: any) => (c.process.user = { uid: 1000, gid: 1000 }),
+      (c: any) => {
+        c.linux.namespaces.push({ type: "user" });
+        c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        c.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      },
+    ]) {
+      const b = bundle((c) => {
+        mutate(c);
+        c.process.args = ["sh", "-c", "id -u > /dev/shm/x; sleep 30"];
+      });
+      expect(tsrunc(b, ["create", b.id]).status).toBe(0);
+      const r = tsrunc(b, ["start", b.id]);
+      expect(errors(r)).toBe("");
+      expect(r.status).toBe(0);
+      expect(waitFor(() => JSON.parse(tsrunc(b, ["state", b.id]).stdout).status === "running")).toBe(true);
+      const pid = JSON.parse(tsrunc(b, ["state", b.id]).stdout).pid;
+      // the user's program runs (busybox sh execs its last command: sleep)
+      expect(waitFor(() => readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("sleep"))).toBe(true);
+    }
+  });
+
   it("agrees with runc on the state document and the status sequence", () => {
     const b = bundle((c) => (c.process.args = ["sleep", "30"]));
     const seq = (run: typeof tsrunc) => {

@@ -378,16 +378,16 @@ describe.skipIf(!isRoot)("native init (root)", () => {
     native.mkfifo(fifo, 0o622);
     expect(fs.statSync(fifo).isFIFO()).toBe(true);
     const [out, read] = outFile();
+    const fifoDir = fs.openSync(path.dirname(fifo), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
     try {
       const r = await run(
         {
           cloneFlags: 0,
           rootfs,
           ops: [
-            { op: "openPath", path: fifo, slot: 3 },
             { op: "dup2", from: out, to: 1 },
             { op: "cloexecFrom", from: 3 },
-            { op: "waitStart", slot: 3 },
+            { op: "waitStart", dirFd: fifoDir, name: path.basename(fifo) },
             bb("echo started"),
           ],
         },
@@ -419,6 +419,7 @@ describe.skipIf(!isRoot)("native init (root)", () => {
       expect(r.init).toEqual({ code: 0, signal: null });
       expect(read()).toBe("started\n");
     } finally {
+      fs.closeSync(fifoDir);
       fs.closeSync(out);
     }
   });

@@ -207,7 +207,7 @@ describe("the createContainer hook plan and the hooks sync point", () => {
       spec: config(),
       rootfs: "/nonexistent-rootfs",
       containerId: "c1",
-      execFifo: "/run/x/exec.fifo",
+      execFifo: { dirFd: 9, name: "exec.fifo" },
       consoleSocketFd: null,
       noPivot: false,
       preserveFds: 0,

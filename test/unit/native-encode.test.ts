@@ -154,7 +154,7 @@ describe("encodePlan", () => {
       { op: "cloexecFrom", from: 3 },
       { op: "inheritFds", from: 3, to: 5 },
       { op: "openPath", path: "/run/x/exec.fifo", slot: 7 },
-      { op: "waitStart", slot: 7 },
+      { op: "waitStart", dirFd: 7, name: "exec.fifo" },
       { op: "console", socketFd: 9, ptmxPath: "/dev/ptmx" },
       { op: "seccomp", flags: 0, program: prog },
       { op: "dup2", from: 20, to: 1 },
@@ -176,8 +176,10 @@ describe("encodePlan", () => {
         case "setresuid":
         case "umask":
         case "cloexecFrom":
-        case "waitStart":
           seen.push(r.u32());
+          break;
+        case "waitStart":
+          seen.push([r.u32(), r.str()]);
           break;
         case "forkParent":
         case "setsid":
@@ -279,7 +281,7 @@ describe("encodePlan", () => {
       3,
       [3, 5],
       ["/run/x/exec.fifo", 7],
-      7,
+      [7, "exec.fifo"],
       [9, "/dev/ptmx"],
       [0, Array(16).fill(7)],
       [20, 1],

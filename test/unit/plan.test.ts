@@ -12,7 +12,7 @@ function input(mutate: (spec: any) => void = () => {}, extra: Partial<PlanInput>
     spec,
     rootfs: "/nonexistent-rootfs",
     containerId: "c1",
-    execFifo: "/run/tsrunc/c1/exec.fifo",
+    execFifo: { dirFd: 9, name: "exec.fifo" },
     consoleSocketFd: null,
     noPivot: false,
     preserveFds: 0,

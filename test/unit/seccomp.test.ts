@@ -467,7 +467,7 @@ describe("seccomp: in the plan", () => {
       spec,
       rootfs: "/nonexistent-rootfs",
       containerId: "c1",
-      execFifo: "/run/tsrunc/c1/exec.fifo",
+      execFifo: { dirFd: 9, name: "exec.fifo" },
       consoleSocketFd: null,
       noPivot: false,
       preserveFds: 0,
