@@ -4,7 +4,7 @@ import { chmodSync, closeSync, existsSync, openSync, readSync, realpathSync, rmd
 import { basename, isAbsolute, join, resolve } from "node:path";
 import type { InitMessage, Native } from "../native/types.ts";
 import { native as realNative } from "../native/index.ts";
-import { buildPlan, SYNC_DONE, SYNC_HOOKS, SYNC_READY, SYNC_SETUP, type BuiltPlan } from "./plan.ts";
+import { buildPlan, type CgroupMountLayout, SYNC_DONE, SYNC_HOOKS, SYNC_READY, SYNC_SETUP, type BuiltPlan } from "./plan.ts";
 import { nowRfc3339Nano, processStartTime, StateStore, statusOf, type ContainerState, type Status } from "./state.ts";
 import { silentLogger, type Logger } from "./log.ts";
 import { loadCgroupManager, newCgroupManager, type CgroupManager } from "../cgroups/index.ts";
@@ -193,7 +193,7 @@ export class Runtime {
         noNewKeyring: o.noNewKeyring ?? false,
         preserveFds: o.preserveFds ?? 0,
         rootless: state.rootless,
-        cgroupLayout: cgroup?.mountLayout() ?? null,
+        cgroupLayout: cgroupLayoutOf(cgroup),
         createHooks: hasHooks(spec, "prestart", "createRuntime", "createContainer"),
         warn: (m) => this.log.warn(m),
       });
@@ -611,4 +611,12 @@ export class Runtime {
     if (st.signal !== null) return 128 + st.signal;
     return st.code ?? 0;
   }
+}
+
+/** What /sys/fs/cgroup shows inside; on v2 the container's own directory, to bind if cgroup2 can't
+ * be mounted (a user namespace without a cgroup namespace). */
+function cgroupLayoutOf(cgroup: CgroupManager | undefined): CgroupMountLayout | null {
+  if (!cgroup) return null;
+  const layout = cgroup.mountLayout();
+  return layout.version === 2 ? { version: 2, hostPath: cgroup.paths[""] } : layout;
 }

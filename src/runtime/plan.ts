@@ -21,7 +21,8 @@ export const SYNC_HOOKS = 4; // mounts done, before pivot_root: prestart, create
 
 /** How /sys/fs/cgroup is laid out inside the container (from the cgroup manager). */
 export type CgroupMountLayout =
-  | { version: 2 }
+  /** hostPath: the container's own cgroup2 directory, bound when cgroup2 can't be mounted. */
+  | { version: 2; hostPath?: string }
   | { version: 1; hierarchies: { name: string; hostPath: string }[]; symlinks: { name: string; target: string }[] };
 
 export interface PlanInput {
@@ -143,10 +144,18 @@ function mountOps(o: Ops, m: Spec, input: PlanInput, userns: boolean): void {
     o.add({ op: "mkdirAll", path: dest, mode: 0o755, inRoot: true }, `mkdir ${dest}`);
     let fstype = type ?? "none";
     if (fstype === "cgroup" && input.cgroupLayout?.version === 2) fstype = "cgroup2";
-    let flags = opts.flags;
-    // sysfs can't be mounted without owning a network namespace; runc binds the host's then.
-    if (fstype === "sysfs" && userns && !(input.spec.linux?.namespaces ?? []).some((n: Spec) => n.type === "network" && !n.path)) {
-      o.add({ op: "mount", source: "/sys", target: dest, fstype: null, flags: L.MS_BIND | L.MS_REC, data: null, inRoot: true }, `mount /sys to ${dest}`);
+    const flags = opts.flags;
+    const owns = (t: string) => (input.spec.linux?.namespaces ?? []).some((n: Spec) => n.type === t && !n.path);
+    // In a user namespace, sysfs needs a network namespace of its own and cgroup2 a cgroup namespace
+    // of its own; without them runc binds the host's instead.
+    const bindFrom =
+      userns && fstype === "sysfs" && !owns("network")
+        ? "/sys"
+        : userns && fstype === "cgroup2" && !owns("cgroup")
+          ? ((input.cgroupLayout as { hostPath?: string } | null)?.hostPath ?? "/sys/fs/cgroup")
+          : undefined;
+    if (bindFrom) {
+      o.add({ op: "mount", source: bindFrom, target: dest, fstype: null, flags: L.MS_BIND | L.MS_REC, data: null, inRoot: true }, `mount ${bindFrom} to ${dest}`);
       const attrs = flagsToAttrs(flags);
       if (attrs.set || attrs.clr)
         o.add({ op: "mountSetattr", target: dest, attrSet: attrs.set, attrClr: attrs.clr, propagation: 0, recursive: true, inRoot: true }, `remount ${dest}`);

@@ -91,6 +91,19 @@ describe("the plan", () => {
     expect(kinds(b.plan.ops)).toContain("forkParent");
   });
 
+  it("binds the container's cgroup2 directory in a user namespace without a cgroup namespace, as runc", () => {
+    const userns = (s: any) => {
+      s.linux.namespaces.push({ type: "user" });
+      s.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      s.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    };
+    const layout = { version: 2 as const, hostPath: "/sys/fs/cgroup/test/c1" };
+    const bound = buildPlan(input(userns, { cgroupLayout: layout })).plan.ops;
+    expect(bound.find((o) => o.op === "mount" && o.target === "/sys/fs/cgroup")).toMatchObject({ source: "/sys/fs/cgroup/test/c1", fstype: null });
+    const own = buildPlan(input((s) => (userns(s), s.linux.namespaces.push({ type: "cgroup" })), { cgroupLayout: layout })).plan.ops;
+    expect(own.find((o) => o.op === "mount" && o.target === "/sys/fs/cgroup")).toMatchObject({ fstype: "cgroup2" });
+  });
+
   it("refuses to run without a mount namespace", () => {
     expect(() => buildPlan(input((s) => (s.linux.namespaces = [{ type: "pid" }])))).toThrow(/mount namespace/);
   });
