@@ -4,6 +4,7 @@
 // lock is a POSIX record lock, which a cloned init does not inherit (a flock it would keep holding).
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, constants as fsc } from "node:fs";
 import { join } from "node:path";
+import * as z from "zod/mini";
 import type { Native } from "../native/types.ts";
 
 const ID_RE = /^[\w+\-.]+$/;
@@ -13,79 +14,28 @@ export function validateId(id: string): void {
 }
 
 /** What tsrunc keeps about a container. The runtime-spec state (`state` output) derives from it. */
-export interface ContainerState {
-  id: string;
-  bundle: string;
-  rootfs: string;
+export const StateFile = z.object({
+  id: z.string(),
+  bundle: z.string(),
+  rootfs: z.string(),
   /** Host pid of the init; 0 until it exists. */
-  pid: number;
+  pid: z.number(),
   /** Field 22 of /proc/<pid>/stat when created: tells a reused pid from ours. */
-  pidStartTime: number;
-  created: string;
-  owner: string;
-  annotations?: Record<string, string>;
+  pidStartTime: z.number(),
+  created: z.string(),
+  owner: z.string(),
+  annotations: z.optional(z.record(z.string(), z.string())),
   /** The validated config.json, kept for exec, hooks and delete. */
-  config: Record<string, any>;
+  config: z.record(z.string(), z.any()),
   /** Serialised cgroup manager state (what tsrunc created, to remove exactly that). */
-  cgroup?: any;
+  cgroup: z.optional(z.any()),
   /** The init's namespaces, for exec and hooks. */
-  rootless: boolean;
-  systemdCgroup: boolean;
+  rootless: z.boolean(),
+  systemdCgroup: z.boolean(),
   /** Created with --no-new-keyring: processes exec'd later keep the caller's session keyring too. */
-  noNewKeyring?: boolean;
-}
-
-// state.json is checked by hand, not with a schema library: every command that reads one (start,
-// state, kill, delete, exec…) and create would otherwise load and set up zod first, ~1.5–2 ms of
-// start-up each (bench/README.md). A key missing here is kept, only not checked.
-type FieldType = "string" | "number" | "boolean" | "object" | "strings" | "any";
-const STATE_FIELDS: [key: keyof ContainerState, type: FieldType, required: boolean][] = [
-  ["id", "string", true],
-  ["bundle", "string", true],
-  ["rootfs", "string", true],
-  ["pid", "number", true],
-  ["pidStartTime", "number", true],
-  ["created", "string", true],
-  ["owner", "string", true],
-  ["annotations", "strings", false],
-  ["config", "object", true],
-  ["cgroup", "any", false],
-  ["rootless", "boolean", true],
-  ["systemdCgroup", "boolean", true],
-  ["noNewKeyring", "boolean", false],
-];
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-
-function hasType(v: unknown, type: FieldType): boolean {
-  switch (type) {
-    case "any":
-      return true;
-    case "object":
-      return isObject(v);
-    case "strings":
-      return isObject(v) && Object.values(v).every((x) => typeof x === "string");
-    case "number":
-      return typeof v === "number" && !Number.isNaN(v);
-    default:
-      return typeof v === type;
-  }
-}
-
-/** A parsed state.json as a ContainerState, or the list of what is wrong with it. */
-export function checkStateFile(v: unknown): { ok: true; state: ContainerState } | { ok: false; problems: string[] } {
-  if (!isObject(v)) return { ok: false, problems: ["not an object"] };
-  const problems: string[] = [];
-  for (const [key, type, required] of STATE_FIELDS) {
-    const x = v[key];
-    if (x === undefined) {
-      if (required) problems.push(`${key}: missing`);
-    } else if (!hasType(x, type)) {
-      problems.push(`${key}: expected ${type === "strings" ? "an object of strings" : type === "object" ? "an object" : `a ${type}`}`);
-    }
-  }
-  return problems.length ? { ok: false, problems } : { ok: true, state: v as unknown as ContainerState };
-}
+  noNewKeyring: z.optional(z.boolean()),
+});
+export type ContainerState = z.infer<typeof StateFile>;
 
 export type Status = "creating" | "created" | "running" | "paused" | "stopped";
 
@@ -169,9 +119,9 @@ export class StateStore {
       }
       throw e;
     }
-    const parsed = checkStateFile(JSON.parse(text));
-    if (!parsed.ok) throw new Error(`${join(this.dir(id), "state.json")}: invalid state file: ${parsed.problems.join("; ")}`);
-    return parsed.state;
+    const parsed = StateFile.safeParse(JSON.parse(text));
+    if (!parsed.success) throw new Error(`${join(this.dir(id), "state.json")}: invalid state file: ${parsed.error.message}`);
+    return parsed.data;
   }
 
   save(state: ContainerState): void {
