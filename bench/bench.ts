@@ -736,10 +736,11 @@ if (outFile) {
   if (data.profile.length) md += `### Where one \`tsrunc run\` spends its time (TSRUNC_TRACE_TIMING, medians)\n\n${profileTable(data)}\n`;
   if (data.cgroupCosts) md += `### cgroupfs costs on this machine\n\n${cgroupTable(data)}\n`;
   if (vmData) {
-    md += `## cg2vm guest (pure cgroup v2, emulated ~8× slower: ratios only)\n\n${vmData.env}\n\n${vmTable(vmData)}\n`;
+    md += `## cg2vm guest (pure cgroup v2, emulated ~8× slower: ratios only)\n\n${vmData.env}\n\n`;
+    md += `Emulation slows user-space work more than kernel work, and the runtimes run from copies in the\nguest's tmpfs while shared libraries (crun's) still come from the host over 9p: read these as\n"does the v2 path work, is anything pathological", not as speeds.\n\n${vmTable(vmData)}\n`;
     if (vmData.concurrency.length) md += `### Containers started concurrently, per-container cost\n\n${concTable(vmData, true)}\n`;
   }
-  md += `\nReproduce: \`npm run bench\` as root (\`bun bench/bench.ts --help\`-style options: \`--runs N\`, \`--only run,lifecycle\`, \`--no-vm\`).\n`;
+  md += `\nReproduce: \`npm run bench\` as root; options after \`--\`: \`--runs N\`, \`--only run,lifecycle\`, \`--no-vm\`,\n\`--vm-results FILE\`, \`--runtime NAME=BINARY\` (bench/README.md).\n`;
   writeFileSync(outFile, md);
   progress(`wrote ${outFile}`);
 }
