@@ -3,17 +3,10 @@
 import { spawnSync } from "node:child_process";
 import { chmodSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { cleanup, errors, haveBinary, isRoot, leftovers, makeBundle, removeRunCgroups, ROOTFS, TSRUNC, tsrunc, waitFor, type Bundle } from "./helpers.ts";
+import { describe, expect, it } from "vitest";
+import { type Bundle, bundleFactory, errors, haveBinary, isRoot, ROOTFS, tsrunc, TSRUNC, waitFor } from "./helpers.ts";
 
-const made: Bundle[] = [];
-afterEach(() => {
-  for (const b of made.splice(0)) {
-    cleanup(b);
-    expect(leftovers(b)).toEqual([]);
-  }
-});
-afterAll(removeRunCgroups);
+const newBundle = bundleFactory();
 
 interface Entry {
   name: string;
@@ -29,12 +22,11 @@ interface Entry {
  * startContainer hook (its path resolves in the container) through the container's sh, writing
  * to /out, a bind mount of <bundle>/out. The container's program logs "main" there too. */
 function hooked(hooks: (script: string, log: string, b: Bundle) => Record<string, any[]>, mutate: (c: any) => void = () => {}): Bundle & { log: string } {
-  const b = makeBundle((c) => {
+  const b = newBundle((c) => {
     c.mounts.push({ destination: "/out", type: "bind", source: "", options: ["rbind", "rw"] });
     c.process.args = ["sh", "-c", "echo 'main|||||' >> /out/log; exec sleep 1000"];
     mutate(c);
   });
-  made.push(b);
   const out = join(b.dir, "out");
   mkdirSync(out);
   chmodSync(out, 0o777);

@@ -1,23 +1,15 @@
 // `tsrunc ps` beside `runc ps`: ps(1)'s table for the container's processes only, or their pids as
 // JSON. Root only.
-import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { cleanup, errors, haveBinary, isRoot, leftovers, makeBundle, removeRunCgroups, runc, tsrunc, waitFor, type Bundle } from "./helpers.ts";
+import { describe, expect, it } from "vitest";
+import { type Bundle, bundleFactory, errors, haveBinary, isRoot, runc, tsrunc, waitFor } from "./helpers.ts";
 
-const made: Bundle[] = [];
-afterEach(() => {
-  for (const b of made.splice(0)) {
-    cleanup(b);
-    expect(leftovers(b)).toEqual([]);
-  }
-});
-afterAll(removeRunCgroups);
+const newBundle = bundleFactory();
 
 type Runtime = typeof tsrunc;
 
 /** A container (its own bundle and cgroup) running `sleep 1000`, plus an exec'd `sleep 999`. */
 function twoProcesses(rt: Runtime): Bundle {
-  const b = makeBundle((c) => (c.process.args = ["sleep", "1000"]));
-  made.push(b);
+  const b = newBundle((c) => (c.process.args = ["sleep", "1000"]));
   expect(rt(b, ["run", "-d", b.id]).status).toBe(0);
   expect(rt(b, ["exec", "-d", b.id, "sleep", "999"]).status).toBe(0);
   return b;
@@ -59,8 +51,7 @@ describe.skipIf(!isRoot || !haveBinary)("ps", () => {
 
   it("agrees with runc on a stopped container, a missing one, a bad format, a failing ps", () => {
     for (const rt of [tsrunc, runc]) {
-      const b = makeBundle((c) => (c.process.args = ["true"]));
-      made.push(b);
+      const b = newBundle((c) => (c.process.args = ["true"]));
       expect(rt(b, ["run", "-d", b.id]).status).toBe(0);
       expect(waitFor(() => JSON.parse(rt(b, ["state", b.id]).stdout).status === "stopped")).toBe(true);
       expect(rt(b, ["ps", "--format", "json", b.id]).stdout).toBe("null\n");

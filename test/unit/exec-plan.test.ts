@@ -10,6 +10,7 @@ import * as L from "../../src/runtime/linux.ts";
 import { buildExecPlan, buildHookPlan, buildPlan, mergeEnv, SYNC_DONE, SYNC_HOOKS, SYNC_SETUP, type ExecPlanInput } from "../../src/runtime/plan.ts";
 import type { ContainerState } from "../../src/runtime/state.ts";
 import { defaultSpec } from "../../src/spec/generate.ts";
+import { planInput } from "./plan-input.ts";
 
 const kinds = (ops: InitOp[]) => ops.map((o) => o.op);
 const tmp = mkdtempSync(join(tmpdir(), "tsrunc-exec-unit-"));
@@ -203,18 +204,7 @@ describe("the createContainer hook plan and the hooks sync point", () => {
   });
 
   it("stops at SYNC_HOOKS after the mounts, just before pivot_root, only when there are create hooks", () => {
-    const input = (createHooks: boolean) => ({
-      spec: config(),
-      rootfs: "/nonexistent-rootfs",
-      containerId: "c1",
-      execFifo: { dirFd: 9, name: "exec.fifo" },
-      consoleSocketFd: null,
-      noPivot: false,
-      preserveFds: 0,
-      rootless: false,
-      cgroupLayout: { version: 2 as const },
-      createHooks,
-    });
+    const input = (createHooks: boolean) => ({ ...planInput(), spec: config(), createHooks });
     const ops = buildPlan(input(true)).plan.ops;
     const hooks = ops.findIndex((o) => o.op === "sync" && o.tag === SYNC_HOOKS);
     expect(ops[hooks + 1]).toMatchObject({ op: "pivotRoot" });

@@ -1,26 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { buildPlan, execCandidates, SYNC_DONE, SYNC_READY, SYNC_SETUP, type PlanInput } from "../../src/runtime/plan.ts";
-import { defaultSpec } from "../../src/spec/generate.ts";
+import { buildPlan, execCandidates, SYNC_DONE, SYNC_READY, SYNC_SETUP } from "../../src/runtime/plan.ts";
 import * as L from "../../src/runtime/linux.ts";
 import type { InitOp } from "../../src/native/types.ts";
+import { planInput } from "./plan-input.ts";
 
-function input(mutate: (spec: any) => void = () => {}, extra: Partial<PlanInput> = {}): PlanInput {
-  const spec = defaultSpec();
-  spec.process.terminal = false;
-  mutate(spec);
-  return {
-    spec,
-    rootfs: "/nonexistent-rootfs",
-    containerId: "c1",
-    execFifo: { dirFd: 9, name: "exec.fifo" },
-    consoleSocketFd: null,
-    noPivot: false,
-    preserveFds: 0,
-    rootless: false,
-    cgroupLayout: { version: 2 },
-    ...extra,
-  };
-}
+const input = planInput;
 
 const kinds = (ops: InitOp[]) => ops.map((o) => o.op);
 const indexOf = (ops: InitOp[], pred: (o: InitOp) => boolean) => ops.findIndex(pred);

@@ -2,7 +2,7 @@
 // over synthetic seccomp_data, checking the verdict per syscall, argument and architecture against
 // what runc 1.1 decides (and, where rules with different actions overlap, our first-match order).
 import { describe, expect, it } from "vitest";
-import { buildExecPlan, buildPlan, SYNC_DONE, SYNC_READY, type PlanInput } from "../../src/runtime/plan.ts";
+import { buildExecPlan, buildPlan, SYNC_DONE, SYNC_READY } from "../../src/runtime/plan.ts";
 import { features } from "../../src/runtime/features.ts";
 import * as T from "../../src/security/generated/syscalls.ts";
 import { compileSeccomp, RET, seccompInitOp, seccompUnsupported, SeccompError } from "../../src/security/seccomp.ts";
@@ -10,6 +10,7 @@ import { defaultSpec } from "../../src/spec/generate.ts";
 import type { InitOp } from "../../src/native/types.ts";
 import { check, decode, run } from "./bpf-interp.ts";
 import { CLONE_NEWNS_ETC, dockerLike } from "../fixtures/seccomp-profiles.ts";
+import { planInput } from "./plan-input.ts";
 
 const X86_64 = 0xc000003e;
 const I386 = 0x40000003;
@@ -458,23 +459,11 @@ describe("seccomp: what tsrunc refuses", () => {
 });
 
 describe("seccomp: in the plan", () => {
-  function input(mutate: (spec: any) => void): PlanInput {
-    const spec = defaultSpec();
-    spec.process.terminal = false;
-    spec.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO" }] };
-    mutate(spec);
-    return {
-      spec,
-      rootfs: "/nonexistent-rootfs",
-      containerId: "c1",
-      execFifo: { dirFd: 9, name: "exec.fifo" },
-      consoleSocketFd: null,
-      noPivot: false,
-      preserveFds: 0,
-      rootless: false,
-      cgroupLayout: { version: 2 },
-    };
-  }
+  const input = (mutate: (spec: any) => void) =>
+    planInput((spec) => {
+      spec.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO" }] };
+      mutate(spec);
+    });
   const at = (ops: InitOp[], pred: (o: InitOp) => boolean) => ops.findIndex(pred);
 
   it("with no_new_privs: after the executable is found, before the last report", () => {
