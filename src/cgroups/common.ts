@@ -136,6 +136,29 @@ export abstract class BaseManager {
     }
   }
 
+  abstract freeze(): void;
+  abstract thaw(): void;
+  abstract pids(): number[];
+
+  /** Signal every pid, frozen meanwhile (when the freezer can be used) so that nothing forks past
+   * us; a freezer that fails does not stop the signals. */
+  protected signalAllFrozen(signal: NodeJS.Signals | number, canFreeze: boolean): void {
+    let frozen = false;
+    if (canFreeze) {
+      try {
+        this.freeze();
+        frozen = true;
+      } catch {
+        /* signal anyway */
+      }
+    }
+    try {
+      this.signalPids(this.pids(), signal);
+    } finally {
+      if (frozen) this.thaw();
+    }
+  }
+
   /** Directories holding the container (the leaves): their sub-cgroups are the container's too. */
   protected abstract leafDirs(): string[];
 

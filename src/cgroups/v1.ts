@@ -414,20 +414,7 @@ export class V1Manager extends BaseManager implements CgroupManager {
 
   /** Freeze (so nothing forks past us), signal every pid, thaw. */
   killAll(signal: NodeJS.Signals | number = "SIGKILL"): void {
-    let frozen = false;
-    if (this.pathMap.freezer !== undefined && this.fs.exists(this.pathMap.freezer)) {
-      try {
-        this.freeze();
-        frozen = true;
-      } catch {
-        /* signal anyway */
-      }
-    }
-    try {
-      this.signalPids(this.pids(), signal);
-    } finally {
-      if (frozen) this.thaw();
-    }
+    this.signalAllFrozen(signal, this.pathMap.freezer !== undefined && this.fs.exists(this.pathMap.freezer));
   }
 
   oomKillCount(): number {

@@ -340,18 +340,7 @@ export class V2Manager extends BaseManager implements CgroupManager {
       this.files.write(this.dir, "cgroup.kill", "1");
       return;
     }
-    let frozen = false;
-    try {
-      this.freeze();
-      frozen = true;
-    } catch {
-      /* signal anyway */
-    }
-    try {
-      this.signalPids(this.pids(), signal);
-    } finally {
-      if (frozen) this.thaw();
-    }
+    this.signalAllFrozen(signal, true);
   }
 
   oomKillCount(): number {
