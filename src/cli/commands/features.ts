@@ -1,7 +1,8 @@
 import type { CommandContext } from "../context.ts";
 import { features } from "../../runtime/features.ts";
+import { writeOut } from "../out.ts";
 
 export function run(_ctx: CommandContext): number {
-  process.stdout.write(JSON.stringify(features(), null, "    ") + "\n");
+  writeOut(JSON.stringify(features(), null, "    ") + "\n");
   return 0;
 }

@@ -4,6 +4,7 @@ import { spawnSync } from "node:child_process";
 import type { CommandContext } from "../context.ts";
 import { runtimeFor } from "./runtime.ts";
 import { containerPids, filterPsOutput } from "../../runtime/ps.ts";
+import { writeOut } from "../out.ts";
 
 export function run(ctx: CommandContext): number {
   const [id, ...psArgs] = ctx.args as [string, ...string[]];
@@ -11,7 +12,7 @@ export function run(ctx: CommandContext): number {
   const format = ctx.flags.format;
   if (format === "json") {
     // runc encodes Go's nil slice: no processes is "null", not [].
-    process.stdout.write((pids.length ? JSON.stringify(pids) : "null") + "\n");
+    writeOut((pids.length ? JSON.stringify(pids) : "null") + "\n");
     return 0;
   }
   if (format !== "table") throw new Error("invalid format option");
@@ -19,6 +20,6 @@ export function run(ctx: CommandContext): number {
   if (r.error) throw new Error(`exec: "ps": ${r.error.message}`);
   const output = (r.stdout ?? "") + (r.stderr ?? "");
   if (r.status !== 0) throw new Error(`exit status ${r.status}: ${output}`);
-  process.stdout.write(filterPsOutput(r.stdout, pids));
+  writeOut(filterPsOutput(r.stdout, pids));
   return 0;
 }
