@@ -4,14 +4,13 @@
 // set(); if the kernel refuses part of it, the old set is applied again and state.json is left as it
 // was. Device rules are never touched by update (runc skips them too).
 import * as z from "zod/mini";
-import { loadCgroupManager, type LinuxResources } from "../cgroups/index.ts";
+import { loadCgroupManager, type Int, type LinuxCPU, type LinuxMemory, type LinuxResources } from "../cgroups/index.ts";
 import type { Runtime } from "./container.ts";
 
 const INT64_MAX = (1n << 63n) - 1n;
 const INT64_MIN = -(1n << 63n);
 const UINT64_MAX = (1n << 64n) - 1n;
 
-type Int = number | bigint;
 
 const isInt = (v: unknown): v is Int => (typeof v === "number" && Number.isInteger(v)) || typeof v === "bigint";
 
@@ -68,18 +67,8 @@ export const ResourcesUpdate = z.looseObject({
 
 /** What an update asks for: absent (or null) fields are left as they are. */
 export interface ResourcesPatch {
-  memory?: { limit?: Int; reservation?: Int; swap?: Int; kernel?: Int; kernelTCP?: Int; checkBeforeUpdate?: boolean };
-  cpu?: {
-    shares?: Int;
-    quota?: Int;
-    burst?: Int;
-    period?: Int;
-    realtimeRuntime?: Int;
-    realtimePeriod?: Int;
-    cpus?: string;
-    mems?: string;
-    idle?: Int;
-  };
+  memory?: Pick<LinuxMemory, "limit" | "reservation" | "swap" | "kernel" | "kernelTCP" | "checkBeforeUpdate">;
+  cpu?: LinuxCPU;
   blockIO?: { weight?: Int };
   pids?: { limit?: Int };
   unified?: Record<string, string>;
