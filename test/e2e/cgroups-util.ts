@@ -106,4 +106,23 @@ export function isRoot(): boolean {
   return process.getuid?.() === 0;
 }
 
+/** After a file's tests: kill the processes they started, then remove the cgroups they made, the
+ * last made first (failures are for the last test to report). */
+export function killAndDestroy(pids: number[], managers: { destroy(): void }[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      /* gone */
+    }
+  }
+  for (const cg of managers.splice(0).reverse()) {
+    try {
+      cg.destroy();
+    } catch {
+      /* reported by the last test */
+    }
+  }
+}
+
 export { existsSync };

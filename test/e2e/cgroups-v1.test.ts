@@ -13,7 +13,7 @@ import {
   newCgroupManager,
   stringifyJSON,
 } from "../../src/cgroups/index.ts";
-import { alive, busyboxBundle, haveRunc, isRoot, procCgroup, randomName, sleepMs, startWaiting, waitFor, within } from "./cgroups-util.ts";
+import { alive, killAndDestroy, busyboxBundle, haveRunc, isRoot, procCgroup, randomName, sleepMs, startWaiting, waitFor, within } from "./cgroups-util.ts";
 
 let host: CgroupHost | undefined;
 try {
@@ -52,22 +52,7 @@ function leftovers(): string[] {
   return mounts.flatMap((m) => paths.map((p) => join(m, p))).filter((p) => existsSync(p));
 }
 
-afterAll(() => {
-  for (const pid of pidsToKill) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      /* gone */
-    }
-  }
-  for (const cg of managers.splice(0).reverse()) {
-    try {
-      cg.destroy();
-    } catch {
-      /* reported by the last test */
-    }
-  }
-});
+afterAll(() => killAndDestroy(pidsToKill, managers));
 
 describe.skipIf(!!why)("cgroup v1 manager on this host", () => {
   it("puts a process in the container's cgroup in every hierarchy", async () => {

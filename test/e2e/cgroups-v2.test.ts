@@ -17,7 +17,7 @@ import {
   nodeCgroupFs,
   stringifyJSON,
 } from "../../src/cgroups/index.ts";
-import { alive, busyboxBundle, haveRunc, isRoot, procCgroup, randomName, sleepMs, startWaiting, waitFor, within } from "./cgroups-util.ts";
+import { alive, killAndDestroy, busyboxBundle, haveRunc, isRoot, procCgroup, randomName, sleepMs, startWaiting, waitFor, within } from "./cgroups-util.ts";
 
 let host: CgroupHost | undefined;
 try {
@@ -47,22 +47,7 @@ function manager(name: string, extra: Partial<CgroupManagerOptions> = {}): Cgrou
   return cg;
 }
 
-afterAll(() => {
-  for (const pid of pidsToKill) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      /* gone */
-    }
-  }
-  for (const cg of managers.splice(0).reverse()) {
-    try {
-      cg.destroy();
-    } catch {
-      /* reported by the last test */
-    }
-  }
-});
+afterAll(() => killAndDestroy(pidsToKill, managers));
 
 describe.skipIf(!!why)("cgroup v2 manager on a pure v2 host", () => {
   it("creates the cgroup with controllers enabled in its parents, and joins a process", async () => {
