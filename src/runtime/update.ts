@@ -3,7 +3,7 @@
 // (state.json's config.linux.resources) and the whole merged set applied with the cgroup manager's
 // set(); if the kernel refuses part of it, the old set is applied again and state.json is left as it
 // was. Device rules are never touched by update (runc skips them too).
-import * as z from "zod/mini";
+import { boolean, custom, looseObject, nullable, optional, record, refine, string, type ZodMiniType } from "zod/mini";
 import { loadCgroupManager, type Int, type LinuxCPU, type LinuxMemory, type LinuxResources } from "../cgroups/index.ts";
 import type { Runtime } from "./container.ts";
 
@@ -24,45 +24,44 @@ function describe(v: unknown): string {
 
 /** An integer in [min, max]; `hint` says what is allowed when it is out of range. */
 const integer = (min: bigint, max: bigint, hint: string) =>
-  z
-    .custom<Int>(isInt, { error: (iss) => `expected an integer, got ${describe(iss.input)}` })
-    .check(z.refine((v) => BigInt(v) >= min && BigInt(v) <= max, { error: (iss) => `${String(iss.input)} is out of range: ${hint}` }));
+  custom<Int>(isInt, { error: (iss) => `expected an integer, got ${describe(iss.input)}` })
+    .check(refine((v) => BigInt(v) >= min && BigInt(v) <= max, { error: (iss) => `${String(iss.input)} is out of range: ${hint}` }));
 
 /** A limit: -1 for none, 0 for "leave as it is", or a positive value. */
 const limit = integer(-1n, INT64_MAX, "must be -1 (no limit) or a non-negative number");
 const unsigned = integer(0n, UINT64_MAX, "must not be negative");
-const opt = <T extends z.ZodMiniType>(t: T) => z.optional(z.nullable(t));
+const opt = <T extends ZodMiniType>(t: T) => optional(nullable(t));
 
 /** The part of linux.resources `update` reads (runc's update.go), with types checked as runc's JSON
  * decoding checks them and negative limits (other than -1) refused. Other fields are accepted and
  * ignored with a warning. */
-export const ResourcesUpdate = z.looseObject({
+export const ResourcesUpdate = looseObject({
   memory: opt(
-    z.looseObject({
+    looseObject({
       limit: opt(limit),
       reservation: opt(limit),
       swap: opt(limit),
       kernel: opt(integer(INT64_MIN, INT64_MAX, "")),
       kernelTCP: opt(integer(INT64_MIN, INT64_MAX, "")),
-      checkBeforeUpdate: opt(z.boolean()),
+      checkBeforeUpdate: opt(boolean()),
     }),
   ),
   cpu: opt(
-    z.looseObject({
+    looseObject({
       shares: opt(unsigned),
       quota: opt(limit),
       burst: opt(unsigned),
       period: opt(unsigned),
       realtimeRuntime: opt(limit),
       realtimePeriod: opt(unsigned),
-      cpus: opt(z.string()),
-      mems: opt(z.string()),
+      cpus: opt(string()),
+      mems: opt(string()),
       idle: opt(integer(INT64_MIN, INT64_MAX, "")),
     }),
   ),
-  blockIO: opt(z.looseObject({ weight: opt(integer(0n, 65535n, "must be between 0 and 65535")) })),
-  pids: opt(z.looseObject({ limit: opt(limit) })),
-  unified: opt(z.record(z.string(), z.string())),
+  blockIO: opt(looseObject({ weight: opt(integer(0n, 65535n, "must be between 0 and 65535")) })),
+  pids: opt(looseObject({ limit: opt(limit) })),
+  unified: opt(record(string(), string())),
 });
 
 /** What an update asks for: absent (or null) fields are left as they are. */
