@@ -1,22 +1,18 @@
 // The container lifecycle, as runc has it: create (the init waits at exec.fifo), start, state, kill,
 // delete. This is the library the CLI, the shim and the manager call; it never prints.
-import { chmodSync, closeSync, existsSync, openSync, readSync, realpathSync, rmdirSync, statfsSync, unlinkSync, writeFileSync, constants as fsc } from "node:fs";
-import { basename, isAbsolute, join, resolve } from "node:path";
-import type { InitMessage, Native } from "../native/types.ts";
+import { closeSync, existsSync, openSync, readSync, rmdirSync, unlinkSync, constants as fsc } from "node:fs";
+import type { Native } from "../native/types.ts";
 import { native as realNative } from "../native/index.ts";
-import { buildPlan, type CgroupMountLayout, SYNC_DONE, SYNC_HOOKS, SYNC_READY, SYNC_SETUP, type BuiltPlan } from "./plan.ts";
-import { nowRfc3339Nano, processStartTime, StateStore, statusOf, type ContainerState, type Status } from "./state.ts";
+import { processStartTime, StateStore, statusOf, type ContainerState, type Status } from "./state.ts";
 import { silentLogger, type Logger } from "./log.ts";
-import { loadCgroupManager, newCgroupManager, type CgroupManager } from "../cgroups/index.ts";
+import { loadCgroupManager, newCgroupManager } from "../cgroups/index.ts";
 import { parseSignal } from "./linux.ts";
-import { errnoMessage } from "./errno.ts";
-import { describeInitError, exeOf, waitForExec, writePidFile } from "./initproc.ts";
-import { hasHooks, runCreateHooks, runPoststartHooks, runPoststopHooks, runStartContainerHooks } from "./hooks.ts";
-import { loadBundleConfig } from "./config.ts";
-import { effectiveResources } from "./devices.ts";
-import { AttachPrimer } from "./attach-primer.ts";
-import { mark } from "./timing.ts";
+import { exeOf, waitForExec } from "./initproc.ts";
+import { hasHooks } from "./hook-config.ts";
 import { nativeDeviceFilter } from "./devicefilter.ts";
+
+// create (create.ts) and the hook runner (hooks.ts) are imported when used: with the validator, the
+// plan builder and the seccomp compiler behind them they are most of tsrunc's code.
 
 export interface RuntimeOptions {
   root: string;
@@ -63,7 +59,6 @@ export interface OciState {
 }
 
 const OCI_VERSION = "1.3.0";
-const NSFS_MAGIC = 0x6e736673;
 
 export class Runtime {
   readonly store: StateStore;
@@ -85,7 +80,8 @@ export class Runtime {
     return (this.nativeImpl ??= realNative);
   }
 
-  private get rootless(): boolean {
+  /** runc's --rootless: the flag, or "auto" (the effective uid). */
+  get rootless(): boolean {
     const r = this.opts.rootless ?? "auto";
     if (r === "true") return true;
     if (r === "false") return false;
@@ -95,323 +91,25 @@ export class Runtime {
   // ---------------------------------------------------------------- create
 
   async create(id: string, o: CreateOptions): Promise<Created> {
-    const bundle = resolve(o.bundle);
-    const spec = loadBundleConfig(bundle, { requireProcess: true, rootless: this.rootless, systemdCgroup: this.opts.systemdCgroup, noPivotRoot: o.noPivot, log: this.log });
-    if (!spec.process) throw new Error("process: a process is required to create a container");
-    if (spec.process.terminal && !o.consoleSocket && !o.receiveConsole)
-      throw new Error("cannot allocate tty if tsrunc will detach without setting console socket");
-    if (!spec.process.terminal && o.consoleSocket)
-      throw new Error("cannot use console socket if tsrunc will not allocate tty");
-    const rootPath = spec.root?.path as string;
-    let rootfs: string;
-    try {
-      rootfs = realpathSync(isAbsolute(rootPath) ? rootPath : join(bundle, rootPath));
-    } catch {
-      throw new Error(`invalid rootfs: ${rootPath}: no such file or directory`);
-    }
-    this.checkNamespacePaths(spec);
-    mark("config read+validate");
-
-    // Forked now, used once the cgroups exist: hides the kernel's attach latency (attach-primer.ts).
-    const primer = new AttachPrimer(this.native);
-    try {
-      this.store.reserve(id);
-      // Held until create returns: a racing delete or start waits for a complete container.
-      return await this.store.withLockAsync(id, () => this.createLocked(id, o, bundle, spec, rootfs, primer));
-    } finally {
-      await primer.dispose();
-    }
-  }
-
-  private async createLocked(id: string, o: CreateOptions, bundle: string, spec: Record<string, any>, rootfs: string, primer?: AttachPrimer): Promise<Created> {
-    const native = this.native;
-    let cgroup: CgroupManager | undefined;
-    let pidfd = -1;
-    let initPid = 0;
-    const fdsToClose: number[] = [];
-    const state: ContainerState = {
-      id,
-      bundle,
-      rootfs,
-      pid: 0,
-      pidStartTime: 0,
-      created: nowRfc3339Nano(),
-      owner: "",
-      annotations: spec.annotations,
-      config: spec,
-      rootless: this.rootless,
-      systemdCgroup: this.opts.systemdCgroup ?? false,
-      noNewKeyring: o.noNewKeyring ?? false,
-    };
-    try {
-      // Written before anything is made, so that `delete --force` can undo a create that crashed.
-      this.store.save(state);
-      mark("state save");
-      cgroup = this.makeCgroup(id, spec, state);
-      mark("cgroup create");
-      if (cgroup) {
-        state.cgroup = cgroup.toState();
-        primer?.prime(Object.values(cgroup.paths)[0]);
-        this.store.save(state);
-      }
-
-      const waitForStart = o.waitForStart !== false;
-      const fifo = this.store.fifo(id);
-      if (waitForStart) {
-        native.mkfifo(fifo, 0o622);
-        // Writable by the container's user whoever it is (mkfifo applied our umask), as runc's.
-        chmodSync(fifo, 0o622);
-      }
-
-      let consoleFd: number | null = null;
-      let consoleParent = -1;
-      if (spec.process.terminal) {
-        if (o.consoleSocket) consoleFd = native.connectUnix(o.consoleSocket);
-        else {
-          const [a, b] = native.socketpair();
-          consoleParent = a;
-          consoleFd = b;
-          fdsToClose.push(a);
-        }
-        fdsToClose.push(consoleFd);
-      }
-
-      // The init opens the fifo relative to its directory, which the runtime opens for it: no search
-      // permission on --root is needed then (a user namespace's root may have none).
-      let fifoDir = -1;
-      if (waitForStart) {
-        fifoDir = openSync(this.store.dir(id), fsc.O_RDONLY | fsc.O_DIRECTORY);
-        fdsToClose.push(fifoDir);
-      }
-      const built = buildPlan({
-        spec,
-        rootfs,
-        containerId: id,
-        execFifo: waitForStart ? { dirFd: fifoDir, name: basename(fifo) } : null,
-        consoleSocketFd: consoleFd,
-        noPivot: o.noPivot ?? false,
-        noNewKeyring: o.noNewKeyring ?? false,
-        preserveFds: o.preserveFds ?? 0,
-        rootless: state.rootless,
-        cgroupLayout: cgroupLayoutOf(cgroup),
-        createHooks: hasHooks(spec, "prestart", "createRuntime", "createContainer"),
-        warn: (m) => this.log.warn(m),
-      });
-
-      mark("plan build");
-      const spawned = native.spawnInit(built.plan);
-      mark("clone");
-      pidfd = spawned.pidfd;
-      initPid = spawned.pid;
-      if (consoleFd !== null) {
-        native.close(consoleFd);
-        fdsToClose.splice(fdsToClose.indexOf(consoleFd), 1);
-      }
-      try {
-        initPid = await this.driveInit(built, spawned.sock, spawned.pid, pidfd, cgroup, spec, (pid, fd) => {
-          initPid = pid;
-          pidfd = fd;
-        }, async () => {
-          state.pid = initPid;
-          state.pidStartTime = processStartTime(initPid) ?? 0;
-          this.store.save(state);
-          if (o.pidFile) writePidFile(o.pidFile, initPid);
-          // run: the init execs the user's program as soon as it is answered.
-          if (!waitForStart) runStartContainerHooks(native, state, this.store.dir(id), this.log);
-        }, (pid) => runCreateHooks(native, state, pid, cgroup, this.store.dir(id)));
-        if (!waitForStart && hasHooks(spec, "poststart")) {
-          this.awaitExec(built, spawned.sock);
-          runPoststartHooks(state, initPid);
-        }
-      } finally {
-        native.close(spawned.sock);
-      }
-      let consoleMaster: number | undefined;
-      if (consoleParent >= 0) {
-        consoleMaster = native.recvFd(consoleParent).fd;
-      }
-      for (const fd of fdsToClose) native.close(fd);
-      return { state, pidfd, consoleMaster };
-    } catch (e) {
-      for (const fd of fdsToClose) {
-        try {
-          native.close(fd);
-        } catch {}
-      }
-      if (pidfd >= 0) {
-        try {
-          native.pidfdSendSignal(pidfd, 9);
-          await native.waitPidfd(pidfd);
-        } catch {}
-        try {
-          native.close(pidfd);
-        } catch {}
-      }
-      try {
-        cgroup?.destroy();
-      } catch (err) {
-        this.log.warn(`cleaning up the cgroup after a failed create: ${(err as Error).message}`);
-      }
-      this.store.remove(id);
-      if (hasHooks(spec, "poststop")) runPoststopHooks(state, this.log);
-      throw e;
-    }
-  }
-
-  /** After the last sync point: the init's socket closes when it execs the user's program. */
-  private awaitExec(built: BuiltPlan, sock: number): void {
-    const m = this.native.recvMessage(sock);
-    if (m.kind === "error") {
-      const what = built.describe[m.op] ?? `step ${m.op}`;
-      throw new Error(`unable to start container process: ${describeInitError(what, built.plan.ops[m.op], m.errno)}`);
-    }
-    if (m.kind !== "eof") throw new Error(`unexpected message from the init: ${m.kind}`);
-  }
-
-  /** Answer the init's sync points until it is done (or fails). Returns the init's final pid. */
-  private async driveInit(
-    built: BuiltPlan,
-    sock: number,
-    firstPid: number,
-    firstPidfd: number,
-    cgroup: CgroupManager | undefined,
-    spec: Record<string, any>,
-    onPid: (pid: number, pidfd: number) => void,
-    onDone: () => Promise<void>,
-    onHooks: (pid: number) => void,
-  ): Promise<number> {
-    const native = this.native;
-    let pid = firstPid;
-    for (;;) {
-      const m: InitMessage = native.recvMessage(sock);
-      switch (m.kind) {
-        case "sync":
-          if (m.tag === SYNC_SETUP) {
-            mark("init: namespaces");
-            try {
-              this.setupFromParent(built, pid, cgroup, spec);
-              mark("cgroup join+limits");
-            } catch (e) {
-              native.reply(sock, 1);
-              throw e;
-            }
-          } else if (m.tag === SYNC_HOOKS) {
-            try {
-              onHooks(pid);
-            } catch (e) {
-              native.reply(sock, 1);
-              throw e;
-            }
-          } else if (m.tag === SYNC_DONE) {
-            mark("init: rootfs+identity");
-            await onDone();
-            mark("state save (pid)");
-            native.reply(sock, 0);
-            return pid;
-          } else if (m.tag !== SYNC_READY) {
-            native.reply(sock, 1);
-            throw new Error(`init sent an unknown sync point ${m.tag}`);
-          }
-          native.reply(sock, 0);
-          break;
-        case "pid": {
-          // The init re-forked into its pid namespace: the first child exits; reap it.
-          await native.waitPidfd(firstPidfd);
-          native.close(firstPidfd);
-          pid = m.pid;
-          onPid(pid, native.pidfdOpen(pid));
-          break;
-        }
-        case "error": {
-          const what = built.describe[m.op] ?? `step ${m.op}`;
-          const op = built.plan.ops[m.op];
-          throw new Error(`unable to start container process: ${describeInitError(what, op, m.errno)}`);
-        }
-        case "eof":
-          throw new Error("unable to start container process: the container init exited unexpectedly");
-      }
-    }
-  }
-
-  /** The container's cgroup, created. Rootless (runc's --rootless, "auto" for an unprivileged
-   * user): a cgroup the user may not create is done without, as runc does, unless the spec asks for
-   * limits that need one. */
-  private makeCgroup(id: string, spec: Record<string, any>, state: ContainerState): CgroupManager | undefined {
-    const make = () => {
-      const cg = newCgroupManager({
-        containerId: id,
-        cgroupsPath: spec.linux?.cgroupsPath,
-        systemd: state.systemdCgroup,
-        resources: effectiveResources(spec),
-        ...this.cgroupOptions,
-      });
-      cg.create();
-      return cg;
-    };
-    if (!state.rootless) return make();
-    try {
-      return make();
-    } catch (e) {
-      const code = (e as { code?: string }).code ?? "";
-      const denied = ["EACCES", "EPERM", "EROFS"].includes(code) || /permission denied|read-only file system/.test((e as Error).message);
-      if (!denied) throw e;
-      const { devices: _devices, ...limits } = (spec.linux?.resources ?? {}) as Record<string, unknown>;
-      if (Object.keys(limits).length)
-        throw new Error(`rootless container requires cgroup access for linux.resources (${Object.keys(limits).join(", ")}): ${(e as Error).message}`);
-      this.log.debug(`rootless: running without a cgroup: ${(e as Error).message}`);
-      return undefined;
-    }
-  }
-
-  /** At the first sync point the namespaces exist: the parent writes what only it can. */
-  private setupFromParent(built: BuiltPlan, pid: number, cgroup: CgroupManager | undefined, spec: Record<string, any>): void {
-    const linux = spec.linux ?? {};
-    if (built.timens && linux.timeOffsets) {
-      const lines = Object.entries(linux.timeOffsets as Record<string, { secs?: number; nanosecs?: number }>).map(
-        ([clock, o]) => `${clock} ${o.secs ?? 0} ${o.nanosecs ?? 0}`,
-      );
-      writeFileSync(`/proc/${pid}/timens_offsets`, lines.join("\n"));
-    }
-    if (built.userns) {
-      const fmt = (maps: { containerID: number; hostID: number; size: number }[]) =>
-        maps.map((x) => `${x.containerID} ${x.hostID} ${x.size}`).join("\n");
-      if (this.rootless) writeFileSync(`/proc/${pid}/setgroups`, "deny");
-      writeFileSync(`/proc/${pid}/uid_map`, fmt(linux.uidMappings ?? []));
-      writeFileSync(`/proc/${pid}/gid_map`, fmt(linux.gidMappings ?? []));
-    }
-    if (!cgroup) return;
-    cgroup.apply(pid);
-    const resources = effectiveResources(spec);
-    if (resources) cgroup.set(resources);
-  }
-
-  /** A namespace path that is not a namespace file gets a clear error before anything is made. */
-  private checkNamespacePaths(spec: Record<string, any>): void {
-    for (const ns of (spec.linux?.namespaces ?? []) as { type: string; path?: string }[]) {
-      if (!ns.path) continue;
-      let type: number;
-      try {
-        type = Number(statfsSync(ns.path).type);
-      } catch (e) {
-        throw new Error(`linux.namespaces: ${ns.type} namespace path ${ns.path}: ${errnoMessage(e)}`);
-      }
-      if (type !== NSFS_MAGIC) throw new Error(`linux.namespaces: ${ns.type} namespace path ${ns.path}: not a namespace file`);
-    }
+    const { Creator } = await import("./create.ts");
+    return new Creator(this).create(id, o);
   }
 
   // ---------------------------------------------------------------- start
 
   /** Release a created container's init (runc's exec.fifo hand-off). */
-  start(id: string): ContainerState {
+  async start(id: string): Promise<ContainerState> {
     const poststart = { exe: null as string | null };
-    const s = this.store.withLock(id, () => {
+    let hooks: typeof import("./hooks.ts") | undefined;
+    const s = await this.store.withLockAsync(id, async () => {
       const state = this.store.load(id);
       const status = this.statusOfState(id, state);
       if (status === "stopped") throw new Error("cannot start a container that has stopped");
       if (status !== "created") throw new Error("cannot start an already running container");
       const s = state!;
+      if (hasHooks(s.config, "startContainer", "poststart")) hooks = await import("./hooks.ts");
       try {
-        runStartContainerHooks(this.native, s, this.store.dir(id), this.log);
+        hooks?.runStartContainerHooks(this.native, s, this.store.dir(id), this.log);
         if (hasHooks(s.config, "poststart")) poststart.exe = exeOf(s.pid);
         this.releaseFifo(id);
       } catch (e) {
@@ -422,10 +120,10 @@ export class Runtime {
       return s;
     });
     // poststart, once the program runs, without the lock: a hook may call tsrunc on the container.
-    if (hasHooks(s.config, "poststart")) {
+    if (hooks && hasHooks(s.config, "poststart")) {
       waitForExec(s.pid, s.pidStartTime, poststart.exe);
       try {
-        runPoststartHooks(s, s.pid);
+        hooks.runPoststartHooks(s, s.pid);
       } catch (e) {
         this.stopAfterHookFailure(s);
         throw e;
@@ -553,7 +251,7 @@ export class Runtime {
         if ((status === "running" || status === "paused") && !force)
           throw new Error(`cannot delete container ${id} that is not stopped: ${status}`);
         if (status !== "stopped") await this.killAndWait(state);
-        this.destroy(state);
+        await this.destroy(state);
       });
     } catch (e) {
       // runc: deleting what does not exist is fine with --force.
@@ -579,7 +277,7 @@ export class Runtime {
   }
 
   /** Remove everything the container had: its processes, cgroups and state. */
-  destroy(state: ContainerState): void {
+  async destroy(state: ContainerState): Promise<void> {
     if (state.cgroup) {
       const cg = loadCgroupManager(state.cgroup);
       try {
@@ -599,7 +297,7 @@ export class Runtime {
       } catch {}
     }
     this.store.remove(state.id);
-    if (hasHooks(state.config, "poststop")) runPoststopHooks(state, this.log);
+    if (hasHooks(state.config, "poststop")) (await import("./hooks.ts")).runPoststopHooks(state, this.log);
   }
 
   // ---------------------------------------------------------------- run
@@ -613,10 +311,3 @@ export class Runtime {
   }
 }
 
-/** What /sys/fs/cgroup shows inside; on v2 the container's own directory, to bind if cgroup2 can't
- * be mounted (a user namespace without a cgroup namespace). */
-function cgroupLayoutOf(cgroup: CgroupManager | undefined): CgroupMountLayout | null {
-  if (!cgroup) return null;
-  const layout = cgroup.mountLayout();
-  return layout.version === 2 ? { version: 2, hostPath: cgroup.paths[""] } : layout;
-}

@@ -2,7 +2,7 @@
 import { SPEC_VERSION, VERSION } from "../cli/version.ts";
 import { CAPABILITIES } from "../security/capabilities.ts";
 import { SECCOMP_ACTIONS, SECCOMP_ARCHS, SECCOMP_KNOWN_FLAGS, SECCOMP_OPERATORS, SECCOMP_SUPPORTED_FLAGS } from "../security/seccomp.ts";
-import { HOOK_NAMES } from "./hooks.ts";
+import { HOOK_NAMES } from "./hook-config.ts";
 import { MOUNT_OPTION_NAMES } from "./mounts.ts";
 
 export function features(): Record<string, unknown> {

@@ -22,31 +22,7 @@ import { SIGNALS } from "./linux.ts";
 import type { Logger } from "./log.ts";
 import { buildExecPlan, buildHookPlan, processEnv, type BuiltPlan } from "./plan.ts";
 import type { ContainerState } from "./state.ts";
-
-export const HOOK_NAMES = ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"] as const;
-export type HookName = (typeof HOOK_NAMES)[number];
-
-/** One hook of config.json (validated: path is absolute, timeout > 0). */
-export interface Hook {
-  path: string;
-  args?: string[];
-  env?: string[];
-  timeout?: number;
-}
-
-export function hooksOf(spec: Record<string, any>, name: HookName): Hook[] {
-  const list = spec.hooks?.[name];
-  return Array.isArray(list) ? list : [];
-}
-
-export function hasHooks(spec: Record<string, any>, ...names: HookName[]): boolean {
-  return names.some((n) => hooksOf(spec, n).length > 0);
-}
-
-/** argv of a hook: its args, or just its path (Go's exec.Cmd with empty Args, as runc runs it). */
-export function hookArgv(h: Hook): string[] {
-  return h.args?.length ? h.args : [h.path];
-}
+import { type Hook, type HookName, hookArgv, hooksOf } from "./hook-config.ts";
 
 /** The runtime-spec state a hook reads on stdin, in runc's field order (specs.State); the pid is
  * the host's and is left out once the container is stopped. */

@@ -5,7 +5,8 @@ import { dirname, join, resolve } from "node:path";
 import type { ExitStatus, Native } from "../native/types.ts";
 import { errnoMessage } from "./errno.ts";
 import { NAMESPACE_PROC_NAMES } from "./linux.ts";
-import { joinedNamespaces, SYNC_DONE, SYNC_READY, SYNC_SETUP, type BuiltPlan } from "./plan.ts";
+import type { BuiltPlan } from "./plan.ts";
+import { joinedNamespaces, SYNC_DONE, SYNC_READY, SYNC_SETUP } from "./protocol.ts";
 import { processStartTime } from "./state.ts";
 
 export function writePidFile(path: string, pid: number): void {

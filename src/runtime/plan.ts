@@ -10,14 +10,9 @@ import * as L from "./linux.ts";
 import { flagsToAttrs, parseMountOptions } from "./mounts.ts";
 import { DEFAULT_DEVICES } from "./devices.ts";
 import { resolveInRoot } from "./securejoin.ts";
+import { joinedNamespaces, rank, SYNC_DONE, SYNC_HOOKS, SYNC_READY, SYNC_SETUP } from "./protocol.ts";
 
 type Spec = Record<string, any>;
-
-/** Sync points the init stops at; the parent acts, then answers. */
-export const SYNC_SETUP = 1; // namespaces exist: write id maps and time offsets, join cgroups
-export const SYNC_READY = 2; // the rootfs is ready, before the identity switch
-export const SYNC_DONE = 3; // everything checked; next: wait for `start`, then exec
-export const SYNC_HOOKS = 4; // mounts done, before pivot_root: prestart, createRuntime, createContainer hooks
 
 /** How /sys/fs/cgroup is laid out inside the container (from the cgroup manager). */
 export type CgroupMountLayout =
@@ -316,9 +311,6 @@ export function buildPlan(input: PlanInput): BuiltPlan {
   };
 }
 
-function rank(type: string): number {
-  return type === "user" ? 0 : type === "mount" ? 2 : 1;
-}
 
 function propagationFlag(p: string | undefined): number | undefined {
   switch (p) {
@@ -491,17 +483,6 @@ export function processOps(o: Ops, proc: Spec, input: ProcessOpsInput): void {
 }
 
 // ---------------------------------------------------------------- joining a running container
-
-/** The namespace types a process joining the container enters: those of its config (the others
- * it shares with the host), the user namespace first and the mount namespace last, as runc. */
-export function joinedNamespaces(spec: Spec): string[] {
-  const types: string[] = [];
-  for (const ns of (spec.linux?.namespaces ?? []) as Spec[]) {
-    if (L.NAMESPACE_FLAGS[ns.type] === undefined) throw new Error(`linux.namespaces: unknown namespace type "${ns.type}"`);
-    if (!types.includes(ns.type)) types.push(ns.type);
-  }
-  return types.sort((a, b) => rank(a) - rank(b));
-}
 
 /** Join every namespace of a running container (joinedNamespaces), stop at SYNC_SETUP for the parent
  * to put the process in the container's cgroup, become root in the user namespace, and fork into

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { buildPlan, execCandidates, SYNC_DONE, SYNC_READY, SYNC_SETUP } from "../../src/runtime/plan.ts";
+import { buildPlan, execCandidates } from "../../src/runtime/plan.ts";
+import { SYNC_DONE, SYNC_READY, SYNC_SETUP } from "../../src/runtime/protocol.ts";
 import * as L from "../../src/runtime/linux.ts";
 import type { InitOp } from "../../src/native/types.ts";
 import { planInput } from "./plan-input.ts";

@@ -2,7 +2,8 @@
 // over synthetic seccomp_data, checking the verdict per syscall, argument and architecture against
 // what runc 1.1 decides (and, where rules with different actions overlap, our first-match order).
 import { describe, expect, it } from "vitest";
-import { buildExecPlan, buildPlan, SYNC_DONE, SYNC_READY } from "../../src/runtime/plan.ts";
+import { buildExecPlan, buildPlan } from "../../src/runtime/plan.ts";
+import { SYNC_DONE, SYNC_READY } from "../../src/runtime/protocol.ts";
 import { features } from "../../src/runtime/features.ts";
 import * as T from "../../src/security/generated/syscalls.ts";
 import { compileSeccomp, RET, seccompInitOp, seccompUnsupported, SeccompError } from "../../src/security/seccomp.ts";

@@ -42,7 +42,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     forwarder.stop();
     await stopTty();
   }
-  if (ctx.flags.keep !== true) rt.destroy(created.state);
+  if (ctx.flags.keep !== true) await rt.destroy(created.state);
   mark("cleanup");
   return code;
 }

@@ -1,7 +1,7 @@
 import type { CommandContext } from "../context.ts";
 import { runtimeFor } from "./runtime.ts";
 
-export function run(ctx: CommandContext): number {
-  runtimeFor(ctx).start(ctx.args[0]!);
+export async function run(ctx: CommandContext): Promise<number> {
+  await runtimeFor(ctx).start(ctx.args[0]!);
   return 0;
 }
