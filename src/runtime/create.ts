@@ -8,23 +8,31 @@ import type { InitMessage } from "../native/types.ts";
 import { buildPlan, type CgroupMountLayout, type BuiltPlan } from "./plan.ts";
 import { SYNC_DONE, SYNC_HOOKS, SYNC_READY, SYNC_SETUP } from "./protocol.ts";
 import { nowRfc3339Nano, processStartTime, type ContainerState } from "./state.ts";
-import { newCgroupManager, type CgroupManager } from "../cgroups/index.ts";
+import { type CgroupHost, detectCgroupHost, newCgroupManager, type CgroupManager } from "../cgroups/index.ts";
 import { errnoMessage } from "./errno.ts";
 import { describeInitError, writePidFile } from "./initproc.ts";
 import { runCreateHooks, runPoststartHooks, runPoststopHooks, runStartContainerHooks } from "./hooks.ts";
 import { hasHooks } from "./hook-config.ts";
 import { loadBundleConfig } from "./config.ts";
 import { effectiveResources } from "./devices.ts";
-import { AttachPrimer } from "./attach-primer.ts";
+import { primeCgroupAttach } from "./attach-primer.ts";
 import { mark } from "./timing.ts";
 import type { Created, CreateOptions, Runtime } from "./container.ts";
 
 const NSFS_MAGIC = 0x6e736673;
 
 export class Creator {
+  /** The machine's cgroup mounts, read once (undefined where none are mounted). */
+  private host?: CgroupHost;
+
   constructor(private readonly rt: Runtime) {}
 
   async create(id: string, o: CreateOptions): Promise<Created> {
+    try {
+      this.host = detectCgroupHost();
+      // First thing: the kernel's attach wait then passes while the rest is done (attach-primer.ts).
+      void primeCgroupAttach(this.host);
+    } catch {}
     const bundle = resolve(o.bundle);
     const spec = loadBundleConfig(bundle, { requireProcess: true, rootless: this.rt.rootless, systemdCgroup: this.rt.opts.systemdCgroup, noPivotRoot: o.noPivot, log: this.rt.log });
     if (!spec.process) throw new Error("process: a process is required to create a container");
@@ -42,18 +50,12 @@ export class Creator {
     this.checkNamespacePaths(spec);
     mark("config read+validate");
 
-    // Forked now, used once the cgroups exist: hides the kernel's attach latency (attach-primer.ts).
-    const primer = new AttachPrimer(this.rt.native);
-    try {
-      this.rt.store.reserve(id);
-      // Held until create returns: a racing delete or start waits for a complete container.
-      return await this.rt.store.withLockAsync(id, () => this.createLocked(id, o, bundle, spec, rootfs, primer));
-    } finally {
-      await primer.dispose();
-    }
+    this.rt.store.reserve(id);
+    // Held until create returns: a racing delete or start waits for a complete container.
+    return this.rt.store.withLockAsync(id, () => this.createLocked(id, o, bundle, spec, rootfs));
   }
 
-  private async createLocked(id: string, o: CreateOptions, bundle: string, spec: Record<string, any>, rootfs: string, primer?: AttachPrimer): Promise<Created> {
+  private async createLocked(id: string, o: CreateOptions, bundle: string, spec: Record<string, any>, rootfs: string): Promise<Created> {
     const native = this.rt.native;
     let cgroup: CgroupManager | undefined;
     let pidfd = -1;
@@ -81,7 +83,6 @@ export class Creator {
       mark("cgroup create");
       if (cgroup) {
         state.cgroup = cgroup.toState();
-        primer?.prime(Object.values(cgroup.paths)[0]);
         this.rt.store.save(state);
       }
 
@@ -272,6 +273,7 @@ export class Creator {
         containerId: id,
         cgroupsPath: spec.linux?.cgroupsPath,
         systemd: state.systemdCgroup,
+        host: this.host,
         resources: effectiveResources(spec),
         ...this.rt.cgroupOptions,
       });
