@@ -171,13 +171,13 @@ export abstract class BaseManager {
       const order = [...new Set(this.created)].sort((a, b) => depth(b) - depth(a));
       let failure: CgroupError | undefined;
       for (const dir of order) {
+        let gone = false;
         try {
-          if (leaves.has(dir)) this.removeTree(dir);
-          else this.removeParent(dir);
+          gone = leaves.has(dir) ? this.removeTree(dir) : this.removeParent(dir);
         } catch (err) {
           failure ??= err instanceof CgroupError ? err : dirError("rmdir", dir, err);
         }
-        if (!this.fs.exists(dir)) this.created = this.created.filter((d) => d !== dir);
+        if (gone) this.created = this.created.filter((d) => d !== dir);
       }
       if (!failure) return;
       if (failure.code !== "EBUSY" || attempt >= 5) throw failure;
@@ -186,17 +186,37 @@ export abstract class BaseManager {
     }
   }
 
-  /** rmdir a leaf after its sub-cgroups (made inside the container), deepest first. */
-  private removeTree(dir: string): void {
+  // rmdir comes first: the common case (an empty cgroup) then costs one system call. A cgroup with
+  // sub-cgroups or processes in it is EBUSY; only then are its sub-cgroups looked at.
+
+  /** rmdir a leaf, after its sub-cgroups (made inside the container), deepest first. */
+  private removeTree(dir: string): boolean {
+    if (rmdirIfIdle(this.fs, dir)) return true;
     for (const sub of this.fs.subdirs(dir)) this.removeTree(join(dir, sub));
     rmdirQuiet(this.fs, dir);
+    return true;
   }
 
   /** rmdir a parent we made, unless it now holds someone else's cgroup: then it stays (and stays on
    * our list). */
-  private removeParent(dir: string): void {
-    if (this.fs.subdirs(dir).length > 0) return;
+  private removeParent(dir: string): boolean {
+    if (rmdirIfIdle(this.fs, dir)) return true;
+    if (this.fs.subdirs(dir).length > 0) return false;
     rmdirQuiet(this.fs, dir);
+    return true;
+  }
+}
+
+/** rmdir; false when the cgroup is busy (sub-cgroups or processes), true when removed or gone. */
+function rmdirIfIdle(fs: CgroupFs, dir: string): boolean {
+  try {
+    fs.rmdir(dir);
+    return true;
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === "ENOENT") return true;
+    if (code === "EBUSY" || code === "ENOTEMPTY") return false;
+    throw dirError("rmdir", dir, err);
   }
 }
 

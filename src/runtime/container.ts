@@ -280,10 +280,22 @@ export class Runtime {
   async destroy(state: ContainerState): Promise<void> {
     if (state.cgroup) {
       const cg = loadCgroupManager(state.cgroup);
+      const killAll = () => {
+        try {
+          cg.killAll(9);
+        } catch {}
+      };
+      // As runc: with a pid namespace of its own, the container's processes died with its init (the
+      // kernel kills the namespace), so the freeze, kill and thaw are skipped unless one lingers.
+      const ownPidNs = ((state.config.linux?.namespaces ?? []) as { type: string; path?: string }[]).some((n) => n.type === "pid" && !n.path);
+      if (!ownPidNs) killAll();
       try {
-        cg.killAll(9);
-      } catch {}
-      cg.destroy();
+        cg.destroy();
+      } catch (e) {
+        if (!ownPidNs) throw e;
+        killAll();
+        cg.destroy();
+      }
     } else {
       // A create that died before recording its cgroup may still have made the container's own
       // directories: remove those (only if empty, as rmdir does); parents stay, as with runc.
