@@ -5,12 +5,16 @@
 // RCU grace period: 5–15 ms on the bench machine, the largest single cost of `tsrunc run` (runc pays
 // it too). An attach that comes within about a grace period after another one takes ~0.1 ms.
 //
-// So the wait is started as early as possible and off the main thread: this process writes its own
-// pid into the cgroup.procs of the cgroup it already is in, from Bun's thread pool. The kernel takes
-// the lock (paying the grace period), finds nothing to move and releases it. Meanwhile this thread
-// validates the config, makes the cgroups, builds the plan and clones the init, and the init's real
-// attach finds the lock warm (if the no-op one is still waiting, the real one waits in the kernel for
-// it to finish, no longer than it would have anyway). Any failure only means the wait is not hidden.
+// So the wait is started early and off the main thread: this process writes its own pid into the
+// cgroup.procs of the cgroup it already is in, from Bun's thread pool. The kernel takes the lock
+// (paying the grace period), finds nothing to move and releases it; the init's real attach then
+// finds the lock warm. Any failure only means the wait is not hidden.
+//
+// "Early" has a limit: while the kernel waits for the grace period it holds cgroup_mutex (which
+// mkdir of a cgroup takes) and blocks the read side of that rwsem (which every fork and thread
+// creation takes). So the caller primes once the container's cgroups exist and before JS work
+// that neither forks nor makes cgroups (building the plan); the init's clone then waits for what is
+// left of the grace period, and its attach does not wait again.
 import { promises as fsp } from "node:fs";
 import { posix } from "node:path";
 import type { CgroupHost } from "../cgroups/index.ts";

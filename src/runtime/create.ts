@@ -30,8 +30,6 @@ export class Creator {
   async create(id: string, o: CreateOptions): Promise<Created> {
     try {
       this.host = detectCgroupHost();
-      // First thing: the kernel's attach wait then passes while the rest is done (attach-primer.ts).
-      void primeCgroupAttach(this.host);
     } catch {}
     const bundle = resolve(o.bundle);
     const spec = loadBundleConfig(bundle, { requireProcess: true, rootless: this.rt.rootless, systemdCgroup: this.rt.opts.systemdCgroup, noPivotRoot: o.noPivot, log: this.rt.log });
@@ -82,6 +80,9 @@ export class Creator {
       cgroup = this.makeCgroup(id, spec, state);
       mark("cgroup create");
       if (cgroup) {
+        // Not earlier: while the kernel waits, it holds the locks that mkdir of a cgroup and fork
+        // take (attach-primer.ts). From here to the clone is JS work: the plan.
+        if (this.host) void primeCgroupAttach(this.host);
         state.cgroup = cgroup.toState();
         this.rt.store.save(state);
       }
