@@ -26,9 +26,31 @@ macro_rules! js_fn {
     };
 }
 
-/// spawnInit(plan: Uint8Array) -> [pid, pidfd, sock]
+/// struct clone_args (linux/sched.h), CLONE_ARGS_SIZE_VER2: libc 0.2.139 has no type for it.
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// spawnInit(plan: Uint8Array, cgroupFd: number) -> [pid, pidfd, sock, inCgroup]
+/// cgroupFd >= 0: the child is born in that cgroup v2 directory (clone3 CLONE_INTO_CGROUP), so
+/// nobody has to write it into cgroup.procs; on a kernel without clone3 it is an ordinary clone and
+/// inCgroup says 0.
 fn spawn_init_impl(env: napi_env, a: &[napi_value; MAX_ARGS]) -> JsResult<napi_value> {
     let bytes = arg_bytes(env, a[0], "plan")?;
+    let cgroup_fd = arg_i32(env, a[1], "cgroupFd")?;
     let plan = crate::plan::parse(bytes).map_err(|e| throw_plain(env, "EINVAL", &format!("spawnInit: bad plan: {}", e)))?;
     let mut sv = [-1 as c_int; 2];
     let r = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, sv.as_mut_ptr()) };
@@ -36,19 +58,42 @@ fn spawn_init_impl(env: napi_env, a: &[napi_value; MAX_ARGS]) -> JsResult<napi_v
         return Err(throw_errno(env, "socketpair", errno()));
     }
     let mut pidfd: c_int = -1;
-    let flags = plan.clone_flags | libc::CLONE_PIDFD as u64 | libc::SIGCHLD as u64;
+    let mut in_cgroup = 0;
     // No new stack: fork semantics. The child gets a copy of this thread and of `plan`.
-    let pid = unsafe { libc::syscall(libc::SYS_clone, flags as c_long, 0usize, &mut pidfd as *mut c_int, 0usize, 0usize) };
-    if pid == 0 {
-        unsafe { crate::child::run(&plan, sv[1], sv[0]) }
+    let mut pid: c_long = -1;
+    let mut e = 0;
+    if cgroup_fd >= 0 {
+        let args = CloneArgs {
+            flags: plan.clone_flags | libc::CLONE_PIDFD as u64 | CLONE_INTO_CGROUP,
+            pidfd: &mut pidfd as *mut c_int as u64,
+            exit_signal: libc::SIGCHLD as u64,
+            cgroup: cgroup_fd as u64,
+            ..Default::default()
+        };
+        pid = unsafe { libc::syscall(libc::SYS_clone3, &args as *const CloneArgs, core::mem::size_of::<CloneArgs>()) };
+        if pid == 0 {
+            unsafe { crate::child::run(&plan, sv[1], sv[0]) }
+        }
+        e = errno();
+        if pid > 0 {
+            in_cgroup = 1;
+        }
     }
-    let e = errno();
+    // ENOSYS: no clone3 (Linux < 5.3); E2BIG: no CLONE_INTO_CGROUP (< 5.7). Other errors are real.
+    if cgroup_fd < 0 || (pid < 0 && (e == libc::ENOSYS || e == libc::E2BIG)) {
+        let flags = plan.clone_flags | libc::CLONE_PIDFD as u64 | libc::SIGCHLD as u64;
+        pid = unsafe { libc::syscall(libc::SYS_clone, flags as c_long, 0usize, &mut pidfd as *mut c_int, 0usize, 0usize) };
+        if pid == 0 {
+            unsafe { crate::child::run(&plan, sv[1], sv[0]) }
+        }
+        e = errno();
+    }
     unsafe { close(sv[1]) };
     if pid < 0 {
         unsafe { close(sv[0]) };
-        return Err(throw_errno(env, "clone", e));
+        return Err(throw_errno(env, if cgroup_fd >= 0 { "clone3" } else { "clone" }, e));
     }
-    Ok(int_array(env, &[pid as i32, pidfd, sv[0]]))
+    Ok(int_array(env, &[pid as i32, pidfd, sv[0], in_cgroup]))
 }
 js_fn!(spawn_init, spawn_init_impl);
 

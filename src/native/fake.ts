@@ -151,7 +151,7 @@ export class FakeNative implements Native {
     else if (s.failAt) pending = [...this.defaultMessages(plan, s.failAt.op), { kind: "error", ...s.failAt }];
     else pending = this.defaultMessages(plan);
     const proc = this.newProcess("init");
-    const result: SpawnedInit = { pid: proc.pid, pidfd: this.fd(), sock: this.fd() };
+    const result: SpawnedInit = { pid: proc.pid, pidfd: this.fd(), sock: this.fd(), inCgroup: plan.intoCgroupFd !== undefined && plan.intoCgroupFd >= 0 };
     this.pidfds.set(result.pidfd, proc.pid);
     const spawn: FakeSpawn = { plan, result, pending, delivered: [], replies: [], exitAfterEof: s.exitAfterEof };
     this.spawns.push(spawn);

@@ -10,7 +10,7 @@ import type { ExitStatus, InitMessage, InitPlan, Native, SpawnedInit } from "./t
 /** The raw functions exported by native/src/api.rs. Shapes are kept flat there; this file maps them. */
 interface RawAddon {
   planVersion: number;
-  spawnInit(plan: Uint8Array): [pid: number, pidfd: number, sock: number];
+  spawnInit(plan: Uint8Array, cgroupFd: number): [pid: number, pidfd: number, sock: number, inCgroup: number];
   recvMessage(sock: number): [kind: number, a: number, b: number];
   reply(sock: number, value: number): void;
   waitPidfd(pidfd: number): Promise<[siCode: number, siStatus: number]>;
@@ -83,8 +83,8 @@ export function toInitMessage([kind, a, b]: [number, number, number]): InitMessa
 export const native: Native = {
   spawnInit(plan: InitPlan): SpawnedInit {
     const buf = encodePlan(plan);
-    const [pid, pidfd, sock] = addon().spawnInit(buf);
-    return { pid, pidfd, sock };
+    const [pid, pidfd, sock, inCgroup] = addon().spawnInit(buf, plan.intoCgroupFd ?? -1);
+    return { pid, pidfd, sock, inCgroup: inCgroup === 1 };
   },
   recvMessage: (sock) => toInitMessage(addon().recvMessage(sock)),
   reply: (sock, value) => addon().reply(sock, value),

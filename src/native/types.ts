@@ -116,6 +116,10 @@ export interface InitPlan {
   rootfs: string;
   /** Run in order in the child. A plan without an exec op exits 0 after its last op. */
   ops: InitOp[];
+  /** An open cgroup v2 directory to create the child in (clone3 CLONE_INTO_CGROUP): it is then in
+   * its cgroup from its first instruction and nobody writes its pid into cgroup.procs, which spares
+   * the kernel's attach wait (src/runtime/attach-primer.ts). Not part of the encoded plan. */
+  intoCgroupFd?: number;
 }
 
 /** What the child tells the parent over the sync socket. */
@@ -133,6 +137,9 @@ export interface SpawnedInit {
   pidfd: number;
   /** The parent's end of the sync socket (SOCK_SEQPACKET, close-on-exec). */
   sock: number;
+  /** Born in plan.intoCgroupFd's cgroup. False without one, or on a kernel without clone3
+   * CLONE_INTO_CGROUP (before 5.7): then the caller must put the child in its cgroup. */
+  inCgroup: boolean;
 }
 
 export interface ExitStatus {

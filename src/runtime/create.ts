@@ -24,6 +24,8 @@ const NSFS_MAGIC = 0x6e736673;
 export class Creator {
   /** The machine's cgroup mounts, read once (undefined where none are mounted). */
   private host?: CgroupHost;
+  /** The init was cloned into its cgroup (CLONE_INTO_CGROUP): no cgroup.procs write. */
+  private initInCgroup = false;
 
   constructor(private readonly rt: Runtime) {}
 
@@ -79,10 +81,13 @@ export class Creator {
       mark("state save");
       cgroup = this.makeCgroup(id, spec, state);
       mark("cgroup create");
+      // On a cgroup v2 host the init is born in its cgroup (clone3 CLONE_INTO_CGROUP, as crun does):
+      // no attach, so no attach wait. Not with the systemd driver: its unit is made for a live pid.
+      const intoCgroup = cgroup !== undefined && this.host?.mode === "unified" && cgroup.kind === "v2" && cgroup.toState().driver === "cgroupfs";
       if (cgroup) {
         // Not earlier: while the kernel waits, it holds the locks that mkdir of a cgroup and fork
         // take (attach-primer.ts). From here to the clone is JS work: the plan.
-        if (this.host) void primeCgroupAttach(this.host);
+        if (this.host && !intoCgroup) void primeCgroupAttach(this.host);
         state.cgroup = cgroup.toState();
         this.rt.store.save(state);
       }
@@ -130,8 +135,13 @@ export class Creator {
         warn: (m) => this.rt.log.warn(m),
       });
 
+      if (intoCgroup) {
+        built.plan.intoCgroupFd = openSync(cgroup!.paths[""]!, fsc.O_RDONLY | fsc.O_DIRECTORY);
+        fdsToClose.push(built.plan.intoCgroupFd);
+      }
       mark("plan build");
       const spawned = native.spawnInit(built.plan);
+      this.initInCgroup = spawned.inCgroup;
       mark("clone");
       pidfd = spawned.pidfd;
       initPid = spawned.pid;
@@ -313,7 +323,7 @@ export class Creator {
       writeFileSync(`/proc/${pid}/gid_map`, fmt(linux.gidMappings ?? []));
     }
     if (!cgroup) return;
-    cgroup.apply(pid);
+    if (!this.initInCgroup) cgroup.apply(pid);
     const resources = effectiveResources(spec);
     if (resources) cgroup.set(resources);
   }

@@ -483,6 +483,21 @@ describe.skipIf(!!whyNotV2)("cgroup v2 only", () => {
     }
   }, SLOW);
 
+  it.skipIf(!existsSync("/usr/bin/strace"))("the init is born in its cgroup (clone3 CLONE_INTO_CGROUP): no cgroup.procs write", () => {
+    const b = bundle(sh("sleep 1000"));
+    const trace = join(b.dir, "strace.out");
+    execFileSync("strace", ["-f", "-o", trace, "-e", "trace=clone,clone3,openat", TSRUNC, "--root", b.root, "create", "--bundle", b.dir, b.id], {
+      cwd: b.dir,
+      stdio: "ignore",
+    });
+    const lines = readFileSync(trace, "utf8").split("\n");
+    const dir = cgDir(b, "memory");
+    expect(lines.some((l) => /clone3\(\{flags=[^}]*CLONE_INTO_CGROUP/.test(l))).toBe(true);
+    expect(lines.filter((l) => l.includes(`${dir}/cgroup.procs`))).toEqual([]);
+    const pid = state(b).pid;
+    expect(readFileSync(`/proc/${pid}/cgroup`, "utf8").trim()).toBe(`0::${CGROUP_PARENT}/${b.id}`);
+  }, SLOW);
+
   it("update sets memory.swap.max from memory+swap, and unified files", () => {
     const b = bundle(withResources({ memory: { limit: 64 << 20, swap: 64 << 20 } }, "sleep 1000"));
     runDetached(b);
