@@ -150,7 +150,26 @@ export function installAddon(
     throw e;
   }
   checkSafeFile(file, euid);
+  pruneOtherAddons(dir, file);
   return file;
+}
+
+/** A new build installs its copy beside those of older builds: remove those (best effort), so the
+ * directory holds one addon, not one per build ever run. A process using an old copy keeps its
+ * mapping; an old binary started later installs its copy again. */
+function pruneOtherAddons(dir: string, keep: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!/^tsrunc-[0-9a-f]{8,64}\.node$/.test(name) || path.join(dir, name) === keep) continue;
+    try {
+      fs.unlinkSync(path.join(dir, name));
+    } catch {}
+  }
 }
 
 /** dlopen an N-API addon and return its exports. */

@@ -112,6 +112,15 @@ describe("installAddon", () => {
     expect(reads).toBe(1);
   });
 
+  it("removes the copies older builds installed, and nothing else", () => {
+    const d = dir("p");
+    const old = `tsrunc-${"f".repeat(32)}.node`;
+    fs.writeFileSync(path.join(d, old), "old build", { mode: 0o500 });
+    fs.writeFileSync(path.join(d, "notes.txt"), "not an addon");
+    const f = installAddon(() => bytes, d, hash, bytes.length, euid);
+    expect(fs.readdirSync(d).sort()).toEqual([path.basename(f), "notes.txt"].sort());
+  });
+
   it("replaces a file of the wrong size", () => {
     const d = dir("c");
     fs.writeFileSync(path.join(d, `tsrunc-${hash}.node`), "short", { mode: 0o500 });
