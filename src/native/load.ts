@@ -208,6 +208,13 @@ export function loadAddon(): unknown {
   // A literal require() so that `bun build --compile` bundles embedded.ts and its file asset; it is
   // only reached inside a compiled binary (never under node), and only when the file is not installed.
   const readEmbedded = () => fs.readFileSync((require("./embedded.ts") as Embedded).ADDON_FILE);
-  const file = installAddon(readEmbedded, addonCacheDir(), ADDON_HASH, ADDON_SIZE);
-  return dlopenAddon(file);
+  // Another build's first run may prune our copy between install and dlopen: install again.
+  for (let attempt = 0; ; attempt++) {
+    const file = installAddon(readEmbedded, addonCacheDir(), ADDON_HASH, ADDON_SIZE);
+    try {
+      return dlopenAddon(file);
+    } catch (e) {
+      if (attempt >= 2 || fs.existsSync(file)) throw e;
+    }
+  }
 }
