@@ -2,9 +2,10 @@
 // of the container (the user namespace first, the mount namespace last) and its cgroup, forks into
 // its pid namespace, and gets the process's identity, capabilities, no_new_privs and rlimits. The
 // process comes from a process.json, or is the container's own process with runc's flags applied.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, openSync, readFileSync, writeFileSync, constants as fsc } from "node:fs";
 import { join } from "node:path";
-import { loadCgroupManager } from "../cgroups/index.ts";
+import { type CgroupState, detectCgroupHost, loadCgroupManager } from "../cgroups/index.ts";
+import { primeCgroupAttach } from "./attach-primer.ts";
 import { checkConfig, formatErrors, parseConfigJson, type ValidationError } from "../spec/validate.ts";
 import type { Runtime } from "./container.ts";
 import { errnoMessage } from "./errno.ts";
@@ -186,6 +187,13 @@ function checkLsm(p: Spec, log: Logger): void {
   }
 }
 
+/** Start the kernel's attach wait now, while the process is prepared (attach-primer.ts). */
+function primeAttach(): void {
+  try {
+    void primeCgroupAttach(detectCgroupHost());
+  } catch {}
+}
+
 /** Start the process in the container; returns once it has exec'd (and the pid file is written). */
 export function execInContainer(rt: Runtime, state: ContainerState, o: ExecOptions): Execed {
   const p = o.process;
@@ -196,10 +204,16 @@ export function execInContainer(rt: Runtime, state: ContainerState, o: ExecOptio
 
   // Where the process joins the container's cgroup (checked before anything starts).
   let joinCgroup: (pid: number) => void = () => {};
+  // cgroup v2 with the cgroupfs driver: the process is cloned straight into it (create.ts).
+  let intoCgroup: string | undefined;
   if (state.cgroup) {
     const cg = loadCgroupManager(state.cgroup);
+    const v2 = cg.kind === "v2" && cg.mode === "unified" && (state.cgroup as CgroupState).driver === "cgroupfs";
+    if (v2) intoCgroup = cg.paths[""];
+    else primeAttach();
     if (o.subCgroups && Object.keys(o.subCgroups).length) {
       const dirs = [...new Set(Object.values(subCgroupDirs(cg.paths, o.subCgroups)))];
+      if (v2) intoCgroup = dirs[0];
       joinCgroup = (pid) => {
         for (const d of dirs) {
           try {
@@ -239,7 +253,13 @@ export function execInContainer(rt: Runtime, state: ContainerState, o: ExecOptio
         noNewKeyring: state.noNewKeyring ?? false,
         warn: (m) => rt.log.warn(m),
       });
-      return spawnJoined(native, built, joinCgroup);
+      if (intoCgroup) {
+        built.plan.intoCgroupFd = openSync(intoCgroup, fsc.O_RDONLY | fsc.O_DIRECTORY);
+        toClose.push(built.plan.intoCgroupFd);
+      }
+      return spawnJoined(native, built, (pid, inCgroup) => {
+        if (!inCgroup) joinCgroup(pid);
+      });
     });
     try {
       const consoleMaster = consoleParent >= 0 ? native.recvFd(consoleParent).fd : undefined;

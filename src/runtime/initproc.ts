@@ -102,10 +102,10 @@ export interface Joined {
 }
 
 /** Start a process that joins a running container (buildExecPlan, buildHookPlan) and answer its
- * sync points: at SYNC_SETUP `setup` puts it in the container's cgroup. Returns once it has exec'd
- * (its sync socket closed). Synchronous, so that `start` can run hooks holding the container's lock.
- * On failure the process is gone and reaped. */
-export function spawnJoined(native: Native, built: BuiltPlan, setup: (pid: number) => void): Joined {
+ * sync points: at SYNC_SETUP `setup` puts it in the container's cgroup (unless it was cloned into it:
+ * plan.intoCgroupFd). Returns once it has exec'd (its sync socket closed). Synchronous, so that
+ * `start` can run hooks holding the container's lock. On failure the process is gone and reaped. */
+export function spawnJoined(native: Native, built: BuiltPlan, setup: (pid: number, inCgroup: boolean) => void): Joined {
   const spawned = native.spawnInit(built.plan);
   const first = spawned.pid;
   let pid = spawned.pid;
@@ -116,7 +116,7 @@ export function spawnJoined(native: Native, built: BuiltPlan, setup: (pid: numbe
       if (m.kind === "sync") {
         if (m.tag === SYNC_SETUP) {
           try {
-            setup(pid);
+            setup(pid, spawned.inCgroup);
           } catch (e) {
             native.reply(spawned.sock, 1);
             throw e;

@@ -3,7 +3,7 @@
 // whatever cgroups the machine has: cgroup v1 here (hybrid host), cgroup v2 in the cg2vm guest
 // (scripts/test-cgroup-v2.sh). Root only.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { type CgroupHost, detectCgroupHost, findV1Hierarchy, hugePageSizes, newCgroupManager, nodeCgroupFs } from "../../src/cgroups/index.ts";
@@ -483,19 +483,37 @@ describe.skipIf(!!whyNotV2)("cgroup v2 only", () => {
     }
   }, SLOW);
 
-  it.skipIf(!existsSync("/usr/bin/strace"))("the init is born in its cgroup (clone3 CLONE_INTO_CGROUP): no cgroup.procs write", () => {
+  it.skipIf(!existsSync("/usr/bin/strace"))("the init and exec'd processes are born in the cgroup (clone3 CLONE_INTO_CGROUP): no cgroup.procs write", () => {
     const b = bundle(sh("sleep 1000"));
-    const trace = join(b.dir, "strace.out");
-    execFileSync("strace", ["-f", "-o", trace, "-e", "trace=clone,clone3,openat", TSRUNC, "--root", b.root, "create", "--bundle", b.dir, b.id], {
-      cwd: b.dir,
-      stdio: "ignore",
-    });
-    const lines = readFileSync(trace, "utf8").split("\n");
-    const dir = cgDir(b, "memory");
-    expect(lines.some((l) => /clone3\(\{flags=[^}]*CLONE_INTO_CGROUP/.test(l))).toBe(true);
-    expect(lines.filter((l) => l.includes(`${dir}/cgroup.procs`))).toEqual([]);
-    const pid = state(b).pid;
-    expect(readFileSync(`/proc/${pid}/cgroup`, "utf8").trim()).toBe(`0::${CGROUP_PARENT}/${b.id}`);
+    // tsrunc's main thread only (no -f): it clones and would write cgroup.procs; following the
+    // created init would never end (it waits for `start`).
+    const traced = (args: string[]) => {
+      const trace = join(b.dir, "strace.out");
+      // Output to a file, not a pipe: the created init inherits it and keeps it open.
+      const outFile = join(b.dir, "traced.out");
+      const fd = openSync(outFile, "w");
+      try {
+        execFileSync("strace", ["-o", trace, "-e", "trace=clone,clone3,openat", TSRUNC, "--root", b.root, ...args], {
+          cwd: b.dir,
+          stdio: ["ignore", fd, "ignore"],
+          timeout: 120_000,
+        });
+      } finally {
+        closeSync(fd);
+      }
+      return { out: readFileSync(outFile, "utf8"), lines: readFileSync(trace, "utf8").split("\n") };
+    };
+    const procs = `${cgDir(b, "memory")}/cgroup.procs`;
+    const created = traced(["create", "--bundle", b.dir, b.id]);
+    expect(created.lines.some((l) => /clone3\(\{flags=[^}]*CLONE_INTO_CGROUP/.test(l))).toBe(true);
+    expect(created.lines.filter((l) => l.includes(procs))).toEqual([]);
+    expect(readFileSync(`/proc/${state(b).pid}/cgroup`, "utf8").trim()).toBe(`0::${CGROUP_PARENT}/${b.id}`);
+    expect(tsrunc(b, ["start", b.id]).status).toBe(0);
+    const execed = traced(["exec", b.id, "cat", "/proc/self/cgroup"]);
+    expect(execed.lines.some((l) => /clone3\(\{flags=[^}]*CLONE_INTO_CGROUP/.test(l))).toBe(true);
+    expect(execed.lines.filter((l) => l.includes(procs))).toEqual([]);
+    // No cgroup namespace in the default spec (as runc's): the host's path shows.
+    expect(execed.out.trim()).toBe(`0::${CGROUP_PARENT}/${b.id}`);
   }, SLOW);
 
   it("update sets memory.swap.max from memory+swap, and unified files", () => {
