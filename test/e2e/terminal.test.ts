@@ -92,6 +92,30 @@ describe.skipIf(!isRoot || !haveBinary)("terminal", () => {
     }
   });
 
+  it("fails a foreground terminal without the caller's as runc does, starting and leaving nothing", () => {
+    // stdio files, no controlling terminal: runc finds no terminal to put in raw mode
+    const none = { newSession: true, timeout: 10_000 };
+    for (const rt of [tsrunc, runc]) {
+      const name = rt === tsrunc ? "tsrunc" : "runc";
+      const b = bundle((c) => {
+        c.process.terminal = true;
+        c.process.args = ["sleep", "500"];
+      });
+      let r = rt(b, ["run", b.id], none);
+      expect(errors(r)).toBe(`${name} run failed: open /dev/tty: no such device or address`);
+      expect(r.status).toBe(1);
+      expect(errors(rt(b, ["state", b.id]))).toBe("container does not exist");
+
+      const running = bundle((c) => (c.process.args = ["sleep", "1000"]));
+      expect(rt(running, ["run", "-d", running.id]).status).toBe(0);
+      r = rt(running, ["exec", "-t", running.id, "sleep", "500"], none);
+      expect(errors(r)).toBe("exec failed: open /dev/tty: no such device or address");
+      expect(r.status).toBe(255);
+      r = rt(running, ["ps", "--format", "json", running.id]);
+      expect(JSON.parse(r.stdout)).toEqual([JSON.parse(rt(running, ["state", running.id]).stdout).pid]);
+    }
+  });
+
   it("refuses a terminal when detached without a console socket", () => {
     const b = bundle((c) => (c.process.terminal = true));
     const r = tsrunc(b, ["create", b.id]);
