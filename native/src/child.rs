@@ -380,7 +380,7 @@ unsafe fn send_fd(sock: c_int, fd: c_int, name: &[u8]) -> Res {
     }
 }
 
-unsafe fn console(socket_fd: c_int, ptmx: &std::ffi::CString) -> Res {
+unsafe fn console(socket_fd: c_int, ptmx: &std::ffi::CString, rows: u16, cols: u16) -> Res {
     let noctty = libc::O_RDWR | libc::O_NOCTTY | O_CLOEXEC;
     let master = Fd(openat(AT_FDCWD, ptmx.as_ptr(), noctty, 0)?);
     let unlock: c_int = 0;
@@ -396,6 +396,11 @@ unsafe fn console(socket_fd: c_int, ptmx: &std::ffi::CString) -> Res {
         }
         Err(e) => return Err(e),
     };
+    // process.consoleSize, set before the receiver gets the master (runc sets it only if both are non-zero).
+    if rows != 0 && cols != 0 {
+        let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+        ioctl(master.0, libc::TIOCSWINSZ as u64, &ws as *const libc::winsize as usize)?;
+    }
     send_fd(socket_fd, master.0, ptmx.as_bytes())?;
     drop(master);
     match check(libc::syscall(libc::SYS_setsid)) {
@@ -630,7 +635,7 @@ unsafe fn run_op(st: &mut State, op: &Op) -> Res {
             let w = Fd(openat(*dir_fd, name.as_ptr(), O_WRONLY | O_CLOEXEC, 0)?);
             write_all(w.0, b"0")
         }
-        Op::Console { socket_fd, ptmx_path } => console(*socket_fd, ptmx_path),
+        Op::Console { socket_fd, ptmx_path, rows, cols } => console(*socket_fd, ptmx_path, *rows, *cols),
         Op::Seccomp { flags, filter } => {
             let prog = sock_fprog { len: filter.len() as u16, filter: filter.as_ptr() as *mut sock_filter };
             check(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, *flags as c_long, &prog as *const sock_fprog)).map(|_| ())

@@ -13,7 +13,7 @@ use core::ffi::c_char;
 use std::ffi::CString;
 
 pub const MAGIC: u32 = 0x4952_5354; // "TSRI" read as little-endian bytes
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 pub const SLOTS: usize = 8;
 pub const PATH_MAX: usize = 4096;
 const NULL_STR: u32 = 0xFFFF_FFFF;
@@ -110,7 +110,8 @@ pub enum Op {
     InheritFds { from: u32, to: u32 },
     OpenPath { path: CString, slot: usize },
     WaitStart { dir_fd: i32, name: CString },
-    Console { socket_fd: i32, ptmx_path: CString },
+    /// rows/cols: the pty's size before the master is sent (0: the kernel's default).
+    Console { socket_fd: i32, ptmx_path: CString, rows: u16, cols: u16 },
     Seccomp { flags: u32, filter: Vec<libc::sock_filter> },
     CheckExec { candidates: Vec<CString> },
     Exec { candidates: Vec<CString>, argv: Argv, envp: Argv },
@@ -143,6 +144,10 @@ impl<'a> Reader<'a> {
     fn u32(&mut self) -> R<u32> {
         let b = self.take(4)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn u16(&mut self) -> R<u16> {
+        let v = self.u32()?;
+        u16::try_from(v).map_err(|_| format!("bad u16 {} at byte {}", v, self.pos - 4))
     }
     fn u64(&mut self) -> R<u64> {
         let b = self.take(8)?;
@@ -291,7 +296,7 @@ fn parse_op(r: &mut Reader) -> R<Op> {
         INHERIT_FDS => Op::InheritFds { from: r.u32()?, to: r.u32()? },
         OPEN_PATH => Op::OpenPath { path: r.path()?, slot: slot(r.u32()?)? },
         WAIT_START => Op::WaitStart { dir_fd: r.u32()? as i32, name: r.cstr()? },
-        CONSOLE => Op::Console { socket_fd: r.u32()? as i32, ptmx_path: r.path()? },
+        CONSOLE => Op::Console { socket_fd: r.u32()? as i32, ptmx_path: r.path()?, rows: r.u16()?, cols: r.u16()? },
         SECCOMP => {
             let flags = r.u32()?;
             let prog = r.raw()?;

@@ -1,7 +1,9 @@
 // What a foreground `run` and `exec` share: signals passed on to the container's process and the
 // pty proxied to the caller's terminal.
-import { createReadStream, writeSync } from "node:fs";
+import { closeSync, createReadStream, openSync, writeSync } from "node:fs";
+import { isatty, ReadStream } from "node:tty";
 import type { Native } from "../native/types.ts";
+import { errnoMessage } from "../runtime/errno.ts";
 import { SIGNALS } from "../runtime/linux.ts";
 
 // Signals passed on to the process, as runc does (all but those it handles itself).
@@ -41,17 +43,74 @@ export function signalForwarder(native: Native): SignalForwarder {
   };
 }
 
-/** Proxy a pty master to our stdio: raw mode, window size, SIGWINCH. Returns the undo, which first
- * lets the output the process left in the pty reach us (until EIO: its side is closed), briefly. */
-export function proxyTerminal(native: Native, master: number): () => Promise<void> {
+/** The caller's terminal, for a process with a terminal in the foreground. */
+export interface HostConsole {
+  fd: number;
+  /** The fd is /dev/tty, opened here. */
+  opened: boolean;
+}
+
+/** The caller's terminal as runc finds it: stderr, stdout or stdin, else the controlling terminal.
+ * Asked for before the process starts: without one runc fails at once and starts nothing. */
+export function openHostConsole(): HostConsole {
+  for (const fd of [2, 1, 0]) if (isatty(fd)) return { fd, opened: false };
+  try {
+    return { fd: openSync("/dev/tty", "r"), opened: true };
+  } catch (e) {
+    throw new Error(`open /dev/tty: ${errnoMessage(e)}`);
+  }
+}
+
+export function closeHostConsole(host: HostConsole): void {
+  if (host.opened) closeSync(host.fd);
+}
+
+/** Raw mode on the host's terminal; returns the undo. Through stdin when it is a terminal (the
+ * common case: the one it is), else through a stream of its own on the terminal found. */
+function rawMode(host: HostConsole): () => void {
+  const stdin = process.stdin;
+  if (stdin.isTTY) {
+    const wasRaw = stdin.isRaw;
+    stdin.setRawMode(true);
+    return () => stdin.setRawMode(wasRaw);
+  }
+  // On an fd of its own (the stream closes it), never one of our stdio fds or the host's.
+  let fd = -1;
+  let tty: ReadStream | undefined;
+  try {
+    fd = openSync(host.opened ? "/dev/tty" : `/proc/self/fd/${host.fd}`, "r");
+    tty = new ReadStream(fd);
+    tty.setRawMode(true);
+  } catch {
+    // best effort: the process runs, its output still comes through
+    if (tty) tty.destroy();
+    else if (fd >= 0) closeSync(fd);
+    return () => {};
+  }
+  const stream = tty;
+  return () => {
+    stream.setRawMode(false);
+    stream.destroy();
+  };
+}
+
+/** Proxy a pty master to our stdio: raw mode, the host terminal's size and SIGWINCH, as runc does
+ * (output to stdout, input from stdin, whichever of them are terminals). Returns the undo, which
+ * first lets the output the process left in the pty reach us (until EIO: its side is closed),
+ * briefly, and closes the host console. */
+export function proxyTerminal(native: Native, master: number, host: HostConsole): () => Promise<void> {
   const stdin = process.stdin;
   const resize = () => {
-    if (process.stdout.isTTY) native.setWinsize(master, process.stdout.rows, process.stdout.columns);
+    try {
+      const { rows, cols } = native.getWinsize(host.fd);
+      native.setWinsize(master, rows, cols);
+    } catch {
+      // as runc: the terminal may be gone (a SIGHUP race); the size stays
+    }
   };
   resize();
   process.on("SIGWINCH", resize);
-  const wasRaw = stdin.isTTY ? stdin.isRaw : false;
-  if (stdin.isTTY) stdin.setRawMode(true);
+  const unraw = rawMode(host);
   const onInput = (chunk: Buffer) => {
     try {
       writeSync(master, chunk);
@@ -74,7 +133,8 @@ export function proxyTerminal(native: Native, master: number): () => Promise<voi
     await Promise.race([drained, new Promise((r) => setTimeout(r, 1000))]);
     process.off("SIGWINCH", resize);
     stdin.off("data", onInput);
-    if (stdin.isTTY) stdin.setRawMode(wasRaw);
+    unraw();
+    closeHostConsole(host);
     stdin.pause();
     out.destroy();
   };

@@ -16,7 +16,7 @@
 import type { InitOp, InitPlan } from "./types.ts";
 
 export const PLAN_MAGIC = 0x49525354; // bytes "TSRI"
-export const PLAN_VERSION = 3;
+export const PLAN_VERSION = 4;
 export const SLOT_COUNT = 8;
 export const PATH_MAX = 4096;
 const NULL_STR = 0xffffffff;
@@ -101,6 +101,12 @@ class Writer {
       this.fail(`${name} must be an integer in [-2^31, 2^32), got ${String(v)}`);
     }
     this.rawU32(v >>> 0);
+  }
+
+  /** Written as a u32 holding 0..65535. */
+  u16(v: unknown, name: string): void {
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 0xffff) this.fail(`${name} must be an integer in [0, 65535], got ${String(v)}`);
+    this.rawU32(v);
   }
 
   rawU32(v: number): void {
@@ -296,6 +302,8 @@ function encodeOp(w: Writer, op: InitOp): void {
     case "console":
       w.u32(op.socketFd, "socketFd");
       w.path(op.ptmxPath, "ptmxPath");
+      w.u16(op.rows, "rows");
+      w.u16(op.cols, "cols");
       return;
     case "seccomp": {
       w.u32(op.flags, "flags");

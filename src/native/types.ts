@@ -89,8 +89,8 @@ export type InitOp =
   | { op: "waitStart"; dirFd: number; name: string }
   /** Create the console: open ptmxPath, unlock, open its peer /dev/pts/N, send the master over the
    * unix socket `socketFd` with SCM_RIGHTS, make the peer fds 0-2 and the controlling terminal
-   * (setsid + TIOCSCTTY). */
-  | { op: "console"; socketFd: number; ptmxPath: string }
+   * (setsid + TIOCSCTTY). rows and cols (0..65535; 0 and 0: leave it) size the pty before the master is sent. */
+  | { op: "console"; socketFd: number; ptmxPath: string; rows: number; cols: number }
   /** seccomp(SECCOMP_SET_MODE_FILTER, flags, program) with a classic-BPF program (8-byte insns). */
   | { op: "seccomp"; flags: number; program: Uint8Array }
   /** faccessat(X_OK) over the candidates: fails with the first candidate's errno if none is executable

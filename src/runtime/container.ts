@@ -33,6 +33,9 @@ export interface CreateOptions {
   preserveFds?: number;
   /** For `run` in the foreground with a terminal: the runtime receives the pty master itself. */
   receiveConsole?: boolean;
+  /** With receiveConsole, for a process with a terminal: called before anything is created (a throw
+   * fails create). */
+  beforeConsole?: () => void;
   /** Wait at exec.fifo for `start` (create); false runs the process at once (run). */
   waitForStart?: boolean;
 }

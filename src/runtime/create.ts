@@ -48,6 +48,7 @@ export class Creator {
       throw new Error(`invalid rootfs: ${rootPath}: no such file or directory`);
     }
     this.checkNamespacePaths(spec);
+    if (spec.process.terminal && o.receiveConsole) o.beforeConsole?.();
     mark("config read+validate");
 
     this.rt.store.reserve(id);

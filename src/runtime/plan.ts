@@ -271,7 +271,7 @@ export function buildPlan(input: PlanInput): BuiltPlan {
   if (input.noPivot) o.add({ op: "moveRoot", rootfs: input.rootfs }, "move the rootfs to / (--no-pivot)");
   else o.add({ op: "pivotRoot", rootfs: input.rootfs }, "pivot_root into the rootfs");
 
-  if (input.consoleSocketFd !== null) o.add({ op: "console", socketFd: input.consoleSocketFd, ptmxPath: "/dev/ptmx" }, "set up the console");
+  if (input.consoleSocketFd !== null) o.add(consoleOp(input.consoleSocketFd, spec.process), "set up the console");
   else o.add({ op: "setsid" }, "setsid");
 
   for (const [key, value] of Object.entries((linux.sysctl ?? {}) as Record<string, string>))
@@ -512,6 +512,12 @@ function stdioOps(o: Ops, stdio: readonly [number, number, number] | undefined):
   stdio.forEach((from, to) => o.add({ op: "dup2", from, to }, `set up fd ${to}`));
 }
 
+/** The console, sized by process.consoleSize as runc sizes it (each cut to 16 bits, as its uint16). */
+function consoleOp(socketFd: number, process: Spec | undefined): InitOp {
+  const size = process?.consoleSize;
+  return { op: "console", socketFd, ptmxPath: "/dev/ptmx", rows: (size?.height ?? 0) & 0xffff, cols: (size?.width ?? 0) & 0xffff };
+}
+
 export interface ExecPlanInput {
   /** The container's config: its namespaces and personality. */
   spec: Spec;
@@ -551,7 +557,7 @@ export function buildExecPlan(input: ExecPlanInput): BuiltPlan {
   if (!input.noNewKeyring)
     o.add({ op: "joinSessionKeyring", name: `_ses.${input.containerId}`, perm: 0x3f1b0000 }, "join the container's session keyring");
   stdioOps(o, input.stdio);
-  if (input.consoleSocketFd !== null) o.add({ op: "console", socketFd: input.consoleSocketFd, ptmxPath: "/dev/ptmx" }, "set up the console");
+  if (input.consoleSocketFd !== null) o.add(consoleOp(input.consoleSocketFd, input.process), "set up the console");
   else o.add({ op: "setsid" }, "setsid");
   processOps(o, input.process, {
     rootfs: input.rootfs,

@@ -1,17 +1,35 @@
 // `ps`: the container's processes, from its cgroup (runc's Container.Processes), and runc's way of
 // showing them: ps(1)'s own table, keeping the header and the lines of those pids.
 import type { Runtime } from "./container.ts";
-import { loadCgroupManager } from "../cgroups/index.ts";
+import { loadCgroupManager, newCgroupManager } from "../cgroups/index.ts";
+import type { ContainerState } from "./state.ts";
 
 /** Every pid in the container's cgroup and below it. A stopped container whose cgroup is gone has
  * none. */
 export function containerPids(rt: Runtime, id: string): number[] {
   const state = rt.store.load(id);
   if (!state) throw new Error("container does not exist");
-  if (!state.cgroup) throw new Error("the container has no cgroup of its own (rootless): its processes can't be listed");
+  const stopped = rt.statusOfState(id, state) === "stopped";
+  if (!state.cgroup) {
+    // Rootless without a cgroup: runc lists the pids of the cgroup it could not create, and fails.
+    if (stopped) return [];
+    throw new Error(`unable to get all container pids: lstat ${missingCgroupDir(state)}: no such file or directory`);
+  }
   const cg = loadCgroupManager(state.cgroup);
-  if (rt.statusOfState(id, state) === "stopped" && !cg.exists()) return [];
+  if (stopped && !cg.exists()) return [];
   return cg.pids();
+}
+
+/** The directory runc walks for the pids of a container whose cgroup it could not create: on v2 the
+ * container's would-be directory; on v1 none, as it forgets the paths it could not create and
+ * walks the devices hierarchy's, "". */
+function missingCgroupDir(state: ContainerState): string {
+  try {
+    const cg = newCgroupManager({ containerId: state.id, cgroupsPath: state.config.linux?.cgroupsPath, systemd: state.systemdCgroup });
+    return cg.kind === "v2" ? (cg.paths[""] ?? "") : "";
+  } catch {
+    return "";
+  }
 }
 
 /** The lines of ps(1) output whose PID column is one of `pids`, with the header. */

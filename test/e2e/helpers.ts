@@ -40,7 +40,7 @@ export function makeBundle(mutate: (c: any) => void = () => {}, prefix = "c"): B
 
 /** Run a command with its output in files, not pipes: a detached container inherits the caller's
  * stdio, and a pipe would keep spawnSync waiting until the container exits. */
-function capture(cmd: string, args: string[], cwd: string | undefined, input: string, timeout: number): SpawnSyncReturns<string> {
+function capture(cmd: string, args: string[], cwd: string | undefined, input: string, timeout: number, newSession = false): SpawnSyncReturns<string> {
   const dir = mkdtempSync(join(tmpdir(), "tsrunc-out-"));
   const out = openSync(join(dir, "out"), "w+");
   const err = openSync(join(dir, "err"), "w+");
@@ -48,7 +48,9 @@ function capture(cmd: string, args: string[], cwd: string | undefined, input: st
   writeFileSync(inFile, input);
   const inp = openSync(inFile, "r");
   try {
-    const r = spawnSync(cmd, args, { cwd, stdio: [inp, out, err], timeout });
+    // SIGKILL at the timeout: a runtime forwards SIGTERM to the container's pid 1, which may ignore it.
+    const argv = newSession ? ["setsid", "--wait", cmd, ...args] : [cmd, ...args];
+    const r = spawnSync(argv[0]!, argv.slice(1), { cwd, stdio: [inp, out, err], timeout, killSignal: "SIGKILL" });
     return { ...r, stdout: readFileSync(join(dir, "out"), "utf8"), stderr: readFileSync(join(dir, "err"), "utf8") } as SpawnSyncReturns<string>;
   } finally {
     closeSync(out);
@@ -58,12 +60,19 @@ function capture(cmd: string, args: string[], cwd: string | undefined, input: st
   }
 }
 
-export function tsrunc(b: { root: string; dir?: string }, args: string[], opts: { input?: string; timeout?: number } = {}): SpawnSyncReturns<string> {
-  return capture(TSRUNC, ["--root", b.root, ...args], b.dir, opts.input ?? "", opts.timeout ?? 20_000);
+/** newSession: run it in a session of its own, without a controlling terminal (no /dev/tty). */
+export interface RunOptions {
+  input?: string;
+  timeout?: number;
+  newSession?: boolean;
 }
 
-export function runc(b: { root: string; dir?: string }, args: string[], opts: { input?: string } = {}): SpawnSyncReturns<string> {
-  return capture("runc", ["--root", b.root + "-runc", ...args], b.dir, opts.input ?? "", 20_000);
+export function tsrunc(b: { root: string; dir?: string }, args: string[], opts: RunOptions = {}): SpawnSyncReturns<string> {
+  return capture(TSRUNC, ["--root", b.root, ...args], b.dir, opts.input ?? "", opts.timeout ?? 20_000, opts.newSession);
+}
+
+export function runc(b: { root: string; dir?: string }, args: string[], opts: RunOptions = {}): SpawnSyncReturns<string> {
+  return capture("runc", ["--root", b.root + "-runc", ...args], b.dir, opts.input ?? "", opts.timeout ?? 20_000, opts.newSession);
 }
 
 /** The messages of runc-style log lines on stderr (`time=… level=error msg="…"`), unquoted. */

@@ -434,7 +434,7 @@ describe.skipIf(!isRoot)("native init (root)", () => {
           rootfs,
           ops: [
             { op: "cloexecFrom", from: 3 },
-            { op: "console", socketFd: b, ptmxPath: "/dev/ptmx" },
+            { op: "console", socketFd: b, ptmxPath: "/dev/ptmx", rows: 33, cols: 111 },
             { op: "sync", tag: 1 },
             bb("tty; stty size; echo hello"),
           ],
@@ -444,6 +444,8 @@ describe.skipIf(!isRoot)("native init (root)", () => {
             const got = native.recvFd(a);
             expect(got.name).toBe("/dev/ptmx");
             master = got.fd;
+            // sized by the op before it was sent
+            expect(native.getWinsize(master)).toEqual({ rows: 33, cols: 111 });
             native.setWinsize(master, 40, 120);
             expect(native.getWinsize(master)).toEqual({ rows: 40, cols: 120 });
           },

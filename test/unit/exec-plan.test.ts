@@ -177,9 +177,15 @@ describe("the exec plan", () => {
     const ops = buildExecPlan(execInput({ consoleSocketFd: 9, preserveFds: 2, noNewKeyring: true })).plan.ops;
     expect(ops[0]).toEqual({ op: "cloexecFrom", from: 5 });
     expect(ops[1]).toEqual({ op: "inheritFds", from: 3, to: 5 });
-    expect(ops).toContainEqual({ op: "console", socketFd: 9, ptmxPath: "/dev/ptmx" });
+    expect(ops).toContainEqual({ op: "console", socketFd: 9, ptmxPath: "/dev/ptmx", rows: 0, cols: 0 });
     expect(kinds(ops)).not.toContain("setsid");
     expect(kinds(ops)).not.toContain("joinSessionKeyring");
+  });
+
+  it("sizes the console from the process's consoleSize, not the container's", () => {
+    const input = execInput({ consoleSocketFd: 9 }, (c) => (c.process.consoleSize = { height: 1, width: 2 }));
+    input.process = { ...input.process, consoleSize: { height: 44, width: 122 } };
+    expect(buildExecPlan(input).plan.ops).toContainEqual({ op: "console", socketFd: 9, ptmxPath: "/dev/ptmx", rows: 44, cols: 122 });
   });
 
   it("runs a hook's exact path, argv and env with its stdio from files", () => {

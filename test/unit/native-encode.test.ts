@@ -155,7 +155,7 @@ describe("encodePlan", () => {
       { op: "inheritFds", from: 3, to: 5 },
       { op: "openPath", path: "/run/x/exec.fifo", slot: 7 },
       { op: "waitStart", dirFd: 7, name: "exec.fifo" },
-      { op: "console", socketFd: 9, ptmxPath: "/dev/ptmx" },
+      { op: "console", socketFd: 9, ptmxPath: "/dev/ptmx", rows: 24, cols: 80 },
       { op: "seccomp", flags: 0, program: prog },
       { op: "dup2", from: 20, to: 1 },
       { op: "checkExec", candidates: ["/bin/sh"] },
@@ -236,7 +236,7 @@ describe("encodePlan", () => {
           seen.push([r.str(), r.u32()]);
           break;
         case "console":
-          seen.push([r.u32(), r.str()]);
+          seen.push([r.u32(), r.str(), r.u32(), r.u32()]);
           break;
         case "seccomp":
           seen.push([r.u32(), Array.from(r.bytes())]);
@@ -282,7 +282,7 @@ describe("encodePlan", () => {
       [3, 5],
       ["/run/x/exec.fifo", 7],
       [7, "exec.fifo"],
-      [9, "/dev/ptmx"],
+      [9, "/dev/ptmx", 24, 80],
       [0, Array(16).fill(7)],
       [20, 1],
       ["/bin/sh"],
@@ -315,6 +315,7 @@ describe("encodePlan", () => {
       ["number above u32", plan([{ op: "setresuid", uid: 2 ** 32 }]), /uid must be an integer/],
       ["negative u64", plan([{ op: "setrlimit", resource: 1, soft: -1n, hard: 0n }]), /soft out of the u64 range/],
       ["u64 too big", plan([{ op: "setrlimit", resource: 1, soft: 1n << 64n, hard: 0n }]), /soft out of the u64 range/],
+      ["console size above u16", plan([{ op: "console", socketFd: 3, ptmxPath: "/dev/ptmx", rows: 65536, cols: 1 }]), /ops\[0\] \(console\): rows must be an integer in \[0, 65535\]/],
       ["slot out of range", plan([{ op: "openPath", path: "/f", slot: 8 }]), /slot must be an integer in \[0, 8\)/],
       ["bad seccomp length", plan([{ op: "seccomp", flags: 0, program: new Uint8Array(12) }]), /8-byte instructions/],
       ["candidates not an array", plan([{ op: "checkExec", candidates: "/bin/sh" as unknown as string[] }]), /candidates must be an array/],

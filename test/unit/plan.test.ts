@@ -97,7 +97,14 @@ describe("the plan", () => {
     const ops = buildPlan(input(() => {}, { noPivot: true, consoleSocketFd: 7 })).plan.ops;
     expect(kinds(ops)).toContain("moveRoot");
     expect(kinds(ops)).not.toContain("pivotRoot");
-    expect(ops.find((o) => o.op === "console")).toEqual({ op: "console", socketFd: 7, ptmxPath: "/dev/ptmx" });
+    expect(ops.find((o) => o.op === "console")).toEqual({ op: "console", socketFd: 7, ptmxPath: "/dev/ptmx", rows: 0, cols: 0 });
+  });
+
+  it("sizes the console from process.consoleSize, each cut to 16 bits as runc's uint16", () => {
+    const sized = (size: object) =>
+      buildPlan(input((s) => (s.process.consoleSize = size), { consoleSocketFd: 7 })).plan.ops.find((o) => o.op === "console");
+    expect(sized({ height: 33, width: 111 })).toMatchObject({ rows: 33, cols: 111 });
+    expect(sized({ height: 44, width: 65537 })).toMatchObject({ rows: 44, cols: 1 });
   });
 
   it("drops every capability outside the bounding set and raises the ambient ones", () => {

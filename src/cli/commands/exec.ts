@@ -3,7 +3,7 @@
 // `exec --process F --detach --pid-file P [--console-socket S] ID`.
 import type { CommandContext } from "../context.ts";
 import { runtimeFor } from "./runtime.ts";
-import { proxyTerminal, signalForwarder } from "../io.ts";
+import { closeHostConsole, openHostConsole, proxyTerminal, signalForwarder, type HostConsole } from "../io.ts";
 import { checkedProcessFromFlags, execInContainer, execTarget, loadProcessFile, parseSubCgroups } from "../../runtime/exec.ts";
 import { exitCode } from "../../runtime/initproc.ts";
 
@@ -46,6 +46,9 @@ async function exec(ctx: CommandContext): Promise<number> {
       );
   const subCgroups = parseSubCgroups(strs(f.cgroup) ?? []);
   const detach = f.detach === true;
+  const consoleSocket = str(f["console-socket"]);
+  // A terminal in the foreground needs the caller's: without one nothing is started (runc's words).
+  const host: HostConsole | undefined = proc.terminal && !detach && !consoleSocket ? openHostConsole() : undefined;
 
   // Installed first: a signal that comes while the process is set up is delivered once it runs.
   const forwarder = detach ? undefined : signalForwarder(rt.native);
@@ -54,13 +57,14 @@ async function exec(ctx: CommandContext): Promise<number> {
     execed = execInContainer(rt, state, {
       process: proc,
       detach,
-      consoleSocket: str(f["console-socket"]),
+      consoleSocket,
       pidFile: str(f["pid-file"]),
       preserveFds: f["preserve-fds"] as number,
       subCgroups,
     });
   } catch (e) {
     forwarder?.stop();
+    if (host) closeHostConsole(host);
     throw e;
   }
   if (!forwarder) {
@@ -68,7 +72,7 @@ async function exec(ctx: CommandContext): Promise<number> {
     return 0;
   }
   forwarder.target(execed.pidfd);
-  const stopTty = execed.consoleMaster !== undefined ? proxyTerminal(rt.native, execed.consoleMaster) : async () => {};
+  const stopTty = execed.consoleMaster !== undefined && host ? proxyTerminal(rt.native, execed.consoleMaster, host) : async () => {};
   try {
     return exitCode(await rt.native.waitPidfd(execed.pidfd));
   } finally {

@@ -8,7 +8,9 @@ import { writeOut } from "../out.ts";
 
 export function run(ctx: CommandContext): number {
   const [id, ...psArgs] = ctx.args as [string, ...string[]];
-  const pids = containerPids(runtimeFor(ctx), id);
+  const rt = runtimeFor(ctx);
+  if (rt.rootless) ctx.log.warn("tsrunc ps may fail if you don't have the full access to cgroups");
+  const pids = containerPids(rt, id);
   const format = ctx.flags.format;
   if (format === "json") {
     // runc encodes Go's nil slice: no processes is "null", not [].

@@ -2,7 +2,7 @@ import type { CommandContext } from "../context.ts";
 import { mark } from "../../runtime/timing.ts";
 import { runtimeFor } from "./runtime.ts";
 import type { Created } from "../../runtime/container.ts";
-import { proxyTerminal, signalForwarder } from "../io.ts";
+import { closeHostConsole, openHostConsole, proxyTerminal, signalForwarder, type HostConsole } from "../io.ts";
 
 export async function run(ctx: CommandContext): Promise<number> {
   const rt = runtimeFor(ctx);
@@ -12,6 +12,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   if (!detach && ctx.flags["no-subreaper"] !== true) rt.native.setChildSubreaper(true);
   const forwarder = detach ? undefined : signalForwarder(rt.native);
   let created: Created;
+  let host: HostConsole | undefined;
   try {
     created = await rt.create(id, {
       bundle: (ctx.flags.bundle as string) || process.cwd(),
@@ -21,10 +22,13 @@ export async function run(ctx: CommandContext): Promise<number> {
       noNewKeyring: ctx.flags["no-new-keyring"] === true,
       preserveFds: ctx.flags["preserve-fds"] as number,
       receiveConsole: !detach && !consoleSocket,
+      // A terminal in the foreground needs the caller's: without one nothing is created (runc's words).
+      beforeConsole: () => (host = openHostConsole()),
       waitForStart: false,
     });
   } catch (e) {
     forwarder?.stop();
+    if (host) closeHostConsole(host);
     throw new Error(`tsrunc run failed: ${(e as Error).message}`);
   }
   if (!forwarder) {
@@ -32,7 +36,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     return 0;
   }
   forwarder.target(created.pidfd);
-  const stopTty = created.consoleMaster !== undefined ? proxyTerminal(rt.native, created.consoleMaster) : async () => {};
+  const stopTty = created.consoleMaster !== undefined && host ? proxyTerminal(rt.native, created.consoleMaster, host) : async () => {};
   let code: number;
   try {
     mark("create done");
