@@ -277,8 +277,8 @@ export class Creator {
   }
 
   /** The container's cgroup, created. Rootless (runc's --rootless, "auto" for an unprivileged
-   * user): a cgroup the user may not create is done without, as runc does, unless the spec asks for
-   * limits that need one. */
+   * user): a cgroup the user may not create is done without, as runc does, unless the spec names a
+   * cgroupsPath or asks for limits that need one. */
   private makeCgroup(id: string, spec: Record<string, any>, state: ContainerState): CgroupManager | undefined {
     const make = () => {
       const cg = newCgroupManager({
@@ -298,7 +298,8 @@ export class Creator {
     } catch (e) {
       const code = (e as { code?: string }).code ?? "";
       const denied = ["EACCES", "EPERM", "EROFS"].includes(code) || /permission denied|read-only file system/.test((e as Error).message);
-      if (!denied) throw e;
+      // As runc: only a container that names no cgroup of its own may do without one.
+      if (!denied || spec.linux?.cgroupsPath) throw e;
       const { devices: _devices, ...limits } = (spec.linux?.resources ?? {}) as Record<string, unknown>;
       if (Object.keys(limits).length)
         throw new Error(`rootless container requires cgroup access for linux.resources (${Object.keys(limits).join(", ")}): ${(e as Error).message}`);

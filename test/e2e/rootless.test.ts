@@ -98,4 +98,25 @@ describe.skipIf(!isRoot || !haveBinary)("rootless", () => {
     for (const e of seen.tsrunc!)
       expect(e).toMatch(/^RUNTIME ps may fail if you don't have the full access to cgroups\nunable to get all container pids: lstat .*: no such file or directory$/);
   });
+
+  it("a cgroupsPath the user may not create fails the run, as runc's does, and leaves nothing", () => {
+    if (!existsSync(join(base, "xdg"))) nobodysDir("xdg");
+    const parent = `tsrunc-rootless-${process.pid}`;
+    for (const [runtime, name] of [[TSRUNC, "tsrunc"], ["runc", "runc"]] as const) {
+      const bundle = nobodysDir(`cgpath-bundle-${name}`);
+      const state = nobodysDir(`cgpath-state-${name}`);
+      const config = rootlessSpec(NOBODY, NOBODY);
+      config.root.path = ROOTFS;
+      config.process.terminal = false;
+      config.process.args = ["true"];
+      config.linux.cgroupsPath = `/${parent}/rlcg`;
+      writeFileSync(join(bundle, "config.json"), JSON.stringify(config));
+      const r = asNobody(["--root", state, "run", "rlcg"], bundle, runtime);
+      expect(r.status).toBe(1);
+      // runc says it from its init ("unable to start container process: unable to apply cgroup
+      // configuration: mkdir …"); the cause is the same words.
+      expect(errors(r)).toMatch(new RegExp(`run failed: .*mkdir /sys/fs/cgroup/(?:[^ ]*/)?${parent}: permission denied$`));
+      expect(readdirSync(state)).toEqual([]);
+    }
+  });
 });
