@@ -32,6 +32,8 @@ struct State {
     /// The root for inRoot paths: plan.rootfs, then "/" after pivotRoot/moveRoot.
     root: *const c_char,
     slots: [c_int; SLOTS],
+    /// A tryChdir was denied: the retryChdir after it must chdir.
+    chdir_denied: bool,
 }
 
 const SLASH: &[u8] = b"/\0";
@@ -94,7 +96,7 @@ pub unsafe fn run(plan: &Plan, sock: c_int, parent_end: c_int) -> ! {
     libc::syscall(libc::SYS_prctl, libc::PR_SET_DUMPABLE as c_long, 0usize, 0usize, 0usize, 0usize);
     close(parent_end);
 
-    let mut st = State { sock, root: plan.rootfs.as_ptr(), slots: [-1; SLOTS] };
+    let mut st = State { sock, root: plan.rootfs.as_ptr(), slots: [-1; SLOTS], chdir_denied: false };
     for (i, op) in plan.ops.iter().enumerate() {
         if let Err(e) = run_op(&mut st, op) {
             fail(sock, i, e);
@@ -603,6 +605,15 @@ unsafe fn run_op(st: &mut State, op: &Op) -> Res {
             Ok(())
         }
         Op::Chdir { path } => chdir(path.as_ptr()),
+        Op::TryChdir { path } => match chdir(path.as_ptr()) {
+            Err(libc::EACCES) | Err(libc::EPERM) => {
+                st.chdir_denied = true;
+                Ok(())
+            }
+            r => r,
+        },
+        Op::RetryChdir { path } if st.chdir_denied => chdir(path.as_ptr()),
+        Op::RetryChdir { .. } => Ok(()),
         Op::Setsid => sys0(SYS_setsid),
         Op::CloexecFrom { from } => sys3(SYS_close_range, *from as c_long, !0u32 as c_long, CLOSE_RANGE_CLOEXEC as c_long),
         Op::InheritFds { from, to } => {

@@ -55,6 +55,8 @@ pub mod code {
     pub const EXEC: u32 = 34;
     pub const DUP2: u32 = 35;
     pub const JOIN_SESSION_KEYRING: u32 = 36;
+    pub const TRY_CHDIR: u32 = 37;
+    pub const RETRY_CHDIR: u32 = 38;
 }
 
 /// A path as the child uses it. For inRoot paths `c` is relative to the root (leading slashes
@@ -105,6 +107,8 @@ pub enum Op {
     Setresuid { uid: u32 },
     Umask { mask: u32 },
     Chdir { path: CString },
+    TryChdir { path: CString },
+    RetryChdir { path: CString },
     Setsid,
     CloexecFrom { from: u32 },
     InheritFds { from: u32, to: u32 },
@@ -291,6 +295,8 @@ fn parse_op(r: &mut Reader) -> R<Op> {
         SETRESUID => Op::Setresuid { uid: r.u32()? },
         UMASK => Op::Umask { mask: r.u32()? },
         CHDIR => Op::Chdir { path: r.path()? },
+        TRY_CHDIR => Op::TryChdir { path: r.path()? },
+        RETRY_CHDIR => Op::RetryChdir { path: r.path()? },
         SETSID => Op::Setsid,
         CLOEXEC_FROM => Op::CloexecFrom { from: r.u32()? },
         INHERIT_FDS => Op::InheritFds { from: r.u32()?, to: r.u32()? },

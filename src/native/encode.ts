@@ -60,6 +60,8 @@ export const OP_CODES = {
   exec: 34,
   dup2: 35,
   joinSessionKeyring: 36,
+  tryChdir: 37,
+  retryChdir: 38,
 } as const satisfies Record<InitOp["op"], number>;
 
 export class PlanEncodeError extends TypeError {
@@ -282,6 +284,8 @@ function encodeOp(w: Writer, op: InitOp): void {
       w.u32(op.mask, "mask");
       return;
     case "chdir":
+    case "tryChdir":
+    case "retryChdir":
       w.path(op.path, "path");
       return;
     case "cloexecFrom":

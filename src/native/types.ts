@@ -75,6 +75,11 @@ export type InitOp =
   | { op: "setresuid"; uid: number }
   | { op: "umask"; mask: number }
   | { op: "chdir"; path: string }
+  /** runc's first chdir, before the identity changes: EACCES and EPERM are not fatal, they leave
+   * the chdir to the retryChdir that follows the identity change. */
+  | { op: "tryChdir"; path: string }
+  /** chdir(path) if the tryChdir before it was denied; nothing if it succeeded. */
+  | { op: "retryChdir"; path: string }
   | { op: "setsid" }
   /** Mark every fd >= from close-on-exec (close_range CLOSE_RANGE_CLOEXEC). */
   | { op: "cloexecFrom"; from: number }

@@ -270,6 +270,10 @@ export function buildPlan(input: PlanInput): BuiltPlan {
 
   if (input.noPivot) o.add({ op: "moveRoot", rootfs: input.rootfs }, "move the rootfs to / (--no-pivot)");
   else o.add({ op: "pivotRoot", rootfs: input.rootfs }, "pivot_root into the rootfs");
+  // runc creates a missing cwd, inside the new root and before / may turn read-only: images and
+  // clients (`ctr run --cwd`, a WORKDIR no layer made) count on it.
+  const cwd: string | undefined = proc?.cwd;
+  if (cwd && cwd !== "/") o.add({ op: "mkdirAll", path: cwd, mode: 0o755, inRoot: false }, `mkdir ${cwd}`);
 
   if (input.consoleSocketFd !== null) o.add(consoleOp(input.consoleSocketFd, spec.process), "set up the console");
   else o.add({ op: "setsid" }, "setsid");
@@ -443,6 +447,11 @@ export function processOps(o: Ops, proc: Spec, input: ProcessOpsInput): void {
 
   const caps = resolveCapabilities(proc.capabilities, input.warn);
   const user = proc.user ?? { uid: 0, gid: 0 };
+  // As runc: the cwd is entered before the identity changes (a user may run in a directory only
+  // root can enter), and again after it only if root was denied (root squashed on NFS).
+  const cwd: string = proc.cwd ?? "/";
+  const chdirFailed = `chdir to cwd (${JSON.stringify(cwd)}) set in config.json failed`;
+  o.add({ op: "tryChdir", path: cwd }, chdirFailed);
   o.add({ op: "prctl", option: L.PR_SET_KEEPCAPS, arg2: 1, arg3: 0 }, "keep capabilities across setuid");
   const last = lastCapability();
   for (let c = 0; c <= last; c++)
@@ -452,6 +461,7 @@ export function processOps(o: Ops, proc: Spec, input: ProcessOpsInput): void {
     o.add({ op: "setgroups", gids: (user.additionalGids ?? []) as number[] }, "setgroups");
   o.add({ op: "setresgid", gid: user.gid ?? 0 }, `setresgid ${user.gid ?? 0}`);
   o.add({ op: "setresuid", uid: user.uid ?? 0 }, `setresuid ${user.uid ?? 0}`);
+  o.add({ op: "retryChdir", path: cwd }, chdirFailed);
   o.add({ op: "prctl", option: L.PR_SET_KEEPCAPS, arg2: 0, arg3: 0 }, "clear keepcaps");
   o.add(
     { op: "capset", effective: mask(caps.effective), permitted: mask(caps.permitted), inheritable: mask(caps.inheritable) },
@@ -461,7 +471,6 @@ export function processOps(o: Ops, proc: Spec, input: ProcessOpsInput): void {
   // fails silently otherwise, so those are skipped here (the container sees the same CapAmb).
   for (const c of caps.ambient.filter((c) => caps.permitted.includes(c) && caps.inheritable.includes(c))) o.add({ op: "prctl", option: L.PR_CAP_AMBIENT, arg2: L.PR_CAP_AMBIENT_RAISE, arg3: c }, `raise ambient capability ${c}`);
   o.add({ op: "umask", mask: user.umask ?? 0o022 }, "umask");
-  o.add({ op: "chdir", path: proc.cwd ?? "/" }, `chdir to cwd ("${proc.cwd ?? "/"}") set in config.json failed`);
   if (proc.noNewPrivileges) o.add({ op: "prctl", option: L.PR_SET_NO_NEW_PRIVS, arg2: 1, arg3: 0 }, "set no_new_privs");
 
   const args: string[] = proc.args;

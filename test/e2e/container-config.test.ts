@@ -110,6 +110,33 @@ describe.skipIf(!isRoot || !haveBinary)("the process", () => {
     expect(ours).toBe(theirs);
   });
 
+  it("makes a missing cwd and enters one only root may enter before the user change, as runc", () => {
+    // The new cwd is made on a tmpfs: the shared rootfs is never written.
+    const made = bundle((c) => {
+      c.mounts.push({ destination: "/scratch", type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev"] });
+      c.process.cwd = "/scratch/new/dir";
+      c.process.args = ["sh", "-c", "pwd; stat -c '%a %u' ."];
+    });
+    const a = both(made);
+    expect(a.ours).toBe("/scratch/new/dir\n755 0\n");
+    expect(a.ours).toBe(a.theirs);
+    // /root is 0700 root: uid 1000 could not chdir there, root could before the switch.
+    const rootOnly = bundle((c) => {
+      c.process.user = { uid: 1000, gid: 1000 };
+      c.process.cwd = "/root";
+      c.process.args = ["sh", "-c", "pwd; ls . || true"];
+    });
+    const b = both(rootOnly);
+    expect(b.ours).toBe("/root\nls: .: Permission denied\n");
+    expect(b.ours).toBe(b.theirs);
+    // A cwd that cannot be made fails create for both.
+    const bad = bundle((c) => (c.process.cwd = "/etc/passwd/x"));
+    const ours = tsrunc(bad, ["run", bad.id]);
+    expect(runc(bad, ["run", bad.id]).status).toBe(1);
+    expect(ours.status).toBe(1);
+    expect(errors(ours)).toContain("mkdir /etc/passwd/x: not a directory");
+  });
+
   it("has runc's capabilities, no_new_privs and rlimits", () => {
     const b = bundle(sh("grep -E '^(Cap|NoNewPrivs)' /proc/self/status; ulimit -n; ulimit -Hn"));
     const { ours, theirs } = both(b);

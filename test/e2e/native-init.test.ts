@@ -588,6 +588,60 @@ describe.skipIf(!isRoot)("native init (root)", () => {
     }
   });
 
+  it("tryChdir enters as root, and leaves to retryChdir only a denied cwd (runc's two chdirs)", async () => {
+    const CAP_DAC_OVERRIDE = 1n << 1n;
+    const CAP_DAC_READ_SEARCH = 1n << 2n;
+    const status = fs.readFileSync("/proc/self/status", "utf8");
+    const capPrm = BigInt("0x" + /CapPrm:\s*([0-9a-f]+)/.exec(status)![1]);
+    // Mode 0700, owned by root, by uid 1000, by uid 2000: root without its DAC capabilities
+    // enters only the first, uid 1000 only the second, nobody here the third.
+    const dirs = { root: 0, user: 1000, other: 2000 };
+    for (const [name, uid] of Object.entries(dirs)) {
+      fs.mkdirSync(path.join(rootfs, name), { mode: 0o700 });
+      fs.chownSync(path.join(rootfs, name), uid, uid);
+    }
+    const attempt = async (cwd: string, rootCaps: bigint) => {
+      const [out, read] = outFile();
+      try {
+        const r = await run({
+          cloneFlags: CLONE_NEWNS,
+          rootfs,
+          ops: [
+            { op: "dup2", from: out, to: 1 },
+            { op: "cloexecFrom", from: 3 },
+            ...enterRootfs(),
+            { op: "capset", effective: rootCaps, permitted: capPrm, inheritable: 0n },
+            { op: "tryChdir", path: cwd },
+            { op: "setresuid", uid: 1000 },
+            { op: "retryChdir", path: cwd },
+            bb("pwd"),
+          ],
+        });
+        return { r, out: read() };
+      } finally {
+        fs.closeSync(out);
+      }
+    };
+    try {
+      // Root enters; uid 1000 could not, and is not asked to.
+      const a = await attempt("/root", capPrm);
+      expect(a.r.init).toEqual({ code: 0, signal: null });
+      expect(a.out).toBe("/root\n");
+      // Root is denied, uid 1000 enters on the retry.
+      const b = await attempt("/user", capPrm & ~(CAP_DAC_OVERRIDE | CAP_DAC_READ_SEARCH));
+      expect(b.r.init).toEqual({ code: 0, signal: null });
+      expect(b.out).toBe("/user\n");
+      // Denied to both: the retry fails (op 10: dup2, cloexecFrom, 5 of enterRootfs, capset, tryChdir, setresuid, retryChdir).
+      const c = await attempt("/other", capPrm & ~(CAP_DAC_OVERRIDE | CAP_DAC_READ_SEARCH));
+      expect(c.r.messages).toEqual([{ kind: "error", op: 10, errno: EACCES }, { kind: "eof" }]);
+      // Anything but a denial fails at once.
+      const d = await attempt("/missing", capPrm);
+      expect(d.r.messages).toEqual([{ kind: "error", op: 8, errno: ENOENT }, { kind: "eof" }]);
+    } finally {
+      for (const name of Object.keys(dirs)) fs.rmdirSync(path.join(rootfs, name));
+    }
+  });
+
   it("masks paths and remounts read-only with mount_setattr", async () => {
     const dir = path.join(rootfs, "maskme");
     fs.mkdirSync(path.join(dir, "secretdir"), { recursive: true });

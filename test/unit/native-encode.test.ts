@@ -150,6 +150,8 @@ describe("encodePlan", () => {
       { op: "setresuid", uid: 11 },
       { op: "umask", mask: 0o22 },
       { op: "chdir", path: "/" },
+      { op: "tryChdir", path: "/t" },
+      { op: "retryChdir", path: "/t" },
       { op: "setsid" },
       { op: "cloexecFrom", from: 3 },
       { op: "inheritFds", from: 3, to: 5 },
@@ -194,6 +196,8 @@ describe("encodePlan", () => {
           break;
         case "maskPath":
         case "chdir":
+        case "tryChdir":
+        case "retryChdir":
         case "pivotRoot":
         case "moveRoot":
           seen.push(r.str());
@@ -277,6 +281,8 @@ describe("encodePlan", () => {
       11,
       0o22,
       "/",
+      "/t",
+      "/t",
       null,
       3,
       [3, 5],

@@ -134,6 +134,36 @@ describe("the plan", () => {
     expect(execCandidates("sh", [])).toEqual([]);
   });
 
+  it("makes a missing cwd inside the new root and enters it before and, if denied, after the identity change (runc)", () => {
+    const b = buildPlan(
+      input((s) => {
+        s.process.cwd = "/work/dir";
+        s.process.user = { uid: 1000, gid: 1000 };
+        s.root.readonly = true;
+      }),
+    );
+    const ops = b.plan.ops;
+    const pivot = indexOf(ops, (o) => o.op === "pivotRoot");
+    const mkdir = indexOf(ops, (o) => o.op === "mkdirAll" && o.path === "/work/dir");
+    const readonly = indexOf(ops, (o) => o.op === "mountSetattr" && o.target === "/" && !o.inRoot);
+    expect(ops[mkdir]).toEqual({ op: "mkdirAll", path: "/work/dir", mode: 0o755, inRoot: false });
+    expect(mkdir).toBe(pivot + 1);
+    expect(readonly).toBeGreaterThan(mkdir);
+    const tryAt = indexOf(ops, (o) => o.op === "tryChdir");
+    const setuid = indexOf(ops, (o) => o.op === "setresuid");
+    const retryAt = indexOf(ops, (o) => o.op === "retryChdir");
+    const capset = indexOf(ops, (o) => o.op === "capset");
+    expect(ops[tryAt]).toEqual({ op: "tryChdir", path: "/work/dir" });
+    expect(ops[retryAt]).toEqual({ op: "retryChdir", path: "/work/dir" });
+    expect(tryAt).toBeLessThan(setuid);
+    expect(retryAt).toBe(setuid + 1);
+    expect(capset).toBeGreaterThan(retryAt);
+    expect(kinds(ops)).not.toContain("chdir");
+    expect(b.describe[retryAt]).toBe('chdir to cwd ("/work/dir") set in config.json failed');
+    // "/" needs no mkdir.
+    expect(buildPlan(input((s) => (s.process.cwd = "/"))).plan.ops.some((o) => o.op === "mkdirAll" && o.path === "/")).toBe(false);
+  });
+
   it("writes sysctls, rlimits and the oom score", () => {
     const ops = buildPlan(
       input((s) => {
