@@ -27,9 +27,11 @@ export function describeInitError(what: string, op: { op: string } | undefined, 
   const msg = errnoMessage(errno);
   if (op?.op === "checkExec" || op?.op === "exec") {
     const arg0 = /exec: "(.*)"/.exec(what)?.[1] ?? "";
-    if (errno === 2 && !arg0.includes("/")) return `exec: "${arg0}": executable file not found in $PATH`;
-    if (errno === 2) return `exec: "${arg0}": stat ${arg0}: ${msg}`;
-    return `exec: "${arg0}": ${msg}`;
+    // runc quotes the name as Go's %q does (JSON's escapes for the printable ones).
+    const quoted = JSON.stringify(arg0);
+    if (errno === 2 && !arg0.includes("/")) return `exec: ${quoted}: executable file not found in $PATH`;
+    if (errno === 2) return `exec: ${quoted}: stat ${arg0}: ${msg}`;
+    return `exec: ${quoted}: ${msg}`;
   }
   return `${what}: ${msg}`;
 }

@@ -137,6 +137,15 @@ describe.skipIf(!isRoot || !haveBinary)("the process", () => {
     expect(errors(ours)).toContain("mkdir /etc/passwd/x: not a directory");
   });
 
+  it("quotes the executable's name in its error as runc (Go's %q)", () => {
+    const b = bundle((c) => (c.process.args = ['/no"such']));
+    const ours = tsrunc(b, ["run", b.id]);
+    const theirs = runc(b, ["run", b.id]);
+    expect(ours.status).toBe(1);
+    expect(errors(ours)).toBe(errors(theirs).replace("runc run", "tsrunc run"));
+    expect(errors(ours)).toContain('exec: "/no\\"such": stat /no"such: no such file or directory');
+  });
+
   it("has runc's capabilities, no_new_privs and rlimits", () => {
     const b = bundle(sh("grep -E '^(Cap|NoNewPrivs)' /proc/self/status; ulimit -n; ulimit -Hn"));
     const { ours, theirs } = both(b);
