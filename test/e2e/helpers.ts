@@ -40,7 +40,7 @@ export function makeBundle(mutate: (c: any) => void = () => {}, prefix = "c"): B
 
 /** Run a command with its output in files, not pipes: a detached container inherits the caller's
  * stdio, and a pipe would keep spawnSync waiting until the container exits. */
-function capture(cmd: string, args: string[], cwd: string | undefined, input: string, timeout: number, newSession = false): SpawnSyncReturns<string> {
+export function capture(cmd: string, args: string[], cwd: string | undefined, input: string, timeout: number, newSession = false): SpawnSyncReturns<string> {
   const dir = mkdtempSync(join(tmpdir(), "tsrunc-out-"));
   const out = openSync(join(dir, "out"), "w+");
   const err = openSync(join(dir, "err"), "w+");

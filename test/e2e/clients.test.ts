@@ -1,0 +1,466 @@
+// Real clients drive dist/tsrunc exactly as they drive runc: containerd 1.6's runc shim (through
+// ctr), podman 4.3 (through conmon) and docker 20.10 (dockerd and its own containerd). Each runs as a
+// private instance under a temp dir, on an image packed from the busybox rootfs
+// (bundles/build-oci-image.sh: there is no registry), and is stopped by pid with everything it made
+// removed. A client that is not installed skips its tests, saying why. Root only.
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readdirSync, readFileSync, realpathSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { capture, CGROUP_PARENT, cgroupHierarchies, haveBinary, isRoot, removeRunCgroups, TSRUNC, waitFor } from "./helpers.ts";
+
+const PTY = join(__dirname, "pty-driver.py");
+const HOOK_TIMEOUT = 120_000;
+const TEST_TIMEOUT = 120_000;
+
+function which(cmd: string): string | null {
+  const r = spawnSync("sh", ["-c", `command -v ${cmd}`], { encoding: "utf8" });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+/** Why a client's tests cannot run here, or null. */
+function missing(...cmds: string[]): string | null {
+  if (!isRoot) return "needs root";
+  if (!haveBinary) return "dist/tsrunc is not built";
+  const absent = cmds.filter((c) => !which(c));
+  return absent.length ? `not installed: ${absent.join(", ")} (scripts/setup.sh installs them)` : null;
+}
+
+/** A describe that, when its client is missing, is skipped with the reason in its name. */
+function clientDescribe(name: string, why: string | null, fn: () => void): void {
+  if (why) console.warn(`clients.test.ts: ${name} skipped: ${why}`);
+  describe.skipIf(why !== null)(why ? `${name} (skipped: ${why})` : name, fn);
+}
+
+type Out = { status: number | null; stdout: string; stderr: string };
+function run(cmd: string, args: string[], timeout = 60_000, input = ""): Out {
+  const r = capture(cmd, args, undefined, input, timeout);
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A command under a real terminal (test/e2e/pty-driver.py), typing `lines` at the first "#". */
+function underPty(cmd: string[], lines = ""): Out {
+  return run("python3", [PTY, "30", "100", lines, ...cmd], 40_000);
+}
+
+/** Pids of live processes whose command line contains `needle` (what a private instance started). */
+function pidsWith(needle: string): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${e}/cmdline`, "utf8").includes(needle)) out.push(Number(e));
+    } catch {}
+  }
+  return out;
+}
+
+/** Running, not a zombie: a daemon we spawned is reaped only once the event loop runs again. */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+/** SIGTERM, then SIGKILL after `ms`; waits until each is gone. */
+function stopPids(pids: number[], ms = 10_000): void {
+  for (const p of pids) {
+    try {
+      process.kill(p, "SIGTERM");
+    } catch {}
+  }
+  if (!waitFor(() => pids.every((p) => !alive(p)), ms))
+    for (const p of pids)
+      try {
+        process.kill(p, "SIGKILL");
+      } catch {}
+  waitFor(() => pids.every((p) => !alive(p)), 5000);
+}
+
+/** Mounts in our namespace under `dir` (there should be none). */
+function mountsUnder(dir: string): string[] {
+  return readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .map((l) => l.split(" ")[4] ?? "")
+    .filter((m) => m === dir || m.startsWith(dir + "/"));
+}
+
+/** A host directory of a cgroup path, in the hierarchy that has the memory controller. */
+function memoryCgroup(path: string): { dir: string; v2: boolean } {
+  for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+    const f = line.split(" ");
+    const sep = f.indexOf("-");
+    if (sep > 0 && f[sep + 1] === "cgroup" && (f[sep + 3] ?? "").split(",").includes("memory")) return { dir: join(f[4]!, path), v2: false };
+  }
+  return { dir: join("/sys/fs/cgroup", path), v2: true };
+}
+
+/** What an OOM kill left in a memory cgroup: memory.oom_control (v1) or memory.events (v2). */
+function oomKills(dir: string, v2: boolean): number {
+  const text = readFileSync(join(dir, v2 ? "memory.events" : "memory.oom_control"), "utf8");
+  return Number(/^oom_kill (\d+)$/m.exec(text)?.[1] ?? 0);
+}
+
+/** Cgroup directories of `path` still present in any hierarchy. */
+function cgroupsLeft(path: string): string[] {
+  return cgroupHierarchies()
+    .map((h) => join(h, path))
+    .filter((d) => existsSync(d));
+}
+
+/** Remove a cgroup a client made (podman's conmon cgroup) in every hierarchy, once empty. */
+function removeCgroup(path: string): void {
+  for (const d of cgroupsLeft(path))
+    try {
+      rmdirSync(d);
+    } catch {}
+}
+
+// The image every client runs, packed once per run.
+let imageDir = "";
+function image(): string {
+  if (!imageDir) {
+    imageDir = realpathSync(mkdtempSync(join(tmpdir(), "tsrunc-image-")));
+    const r = run("bash", [resolve("bundles/build-oci-image.sh"), join(imageDir, "busybox.tar"), IMAGE], 120_000);
+    if (r.status !== 0) throw new Error(`build-oci-image.sh failed: ${r.stderr}`);
+  }
+  return join(imageDir, "busybox.tar");
+}
+const IMAGE = "localhost/tsrunc-busybox:latest";
+afterAll(() => {
+  if (imageDir) rmSync(imageDir, { recursive: true, force: true });
+  removeRunCgroups();
+});
+
+/** A daemon in a mount namespace of its own whose /run is a private tmpfs: containerd 1.6's shims
+ * put their sockets under /run/containerd whatever the config says, and no system containerd's
+ * files may be touched. Its mounts (snapshots, rootfs) die with the namespace. */
+function startDaemon(dir: string, name: string, argv: string[]): ChildProcess {
+  const log = openSync(join(dir, `${name}.log`), "w");
+  const script = `mount -t tmpfs -o mode=755 tsrunc-test-run /run && exec "$@"`;
+  const child = spawn("unshare", ["--mount", "--propagation", "private", "sh", "-c", script, "sh", ...argv], {
+    cwd: dir,
+    detached: true,
+    stdio: ["ignore", log, log],
+  });
+  closeSync(log);
+  child.unref();
+  return child;
+}
+
+// ------------------------------------------------------------------------------------------------
+
+clientDescribe("containerd 1.6: ctr and the runc shim", missing("containerd", "ctr", "containerd-shim-runc-v2", "unshare"), () => {
+  let dir = "";
+  let daemon: ChildProcess | undefined;
+  let sock = "";
+  const made: string[] = [];
+  const cg = (id: string) => `${CGROUP_PARENT}/ctd-${id}`;
+  const ctr = (args: string[], timeout = 60_000) => run("ctr", ["--address", sock, ...args], timeout);
+  /** `ctr run` with the runtime as the shim's runc binary, the container in a test-only cgroup. */
+  const ctrRun = (runtime: string, id: string, flags: string[], cmd: string[]) => {
+    made.push(id);
+    return ctr(["run", "--runc-binary", runtime, "--fifo-dir", join(dir, "fifo"), "--cgroup", cg(id), ...flags, IMAGE, id, ...cmd]);
+  };
+  const status = (id: string) => /\s(RUNNING|PAUSED|STOPPED|CREATED|PAUSING|UNKNOWN)\s*$/m.exec(ctr(["task", "ls"]).stdout.split("\n").find((l) => l.startsWith(id + " ")) ?? "")?.[1];
+  /** The runtime's state directory of a container, seen from the daemon's namespace. */
+  const runtimeState = (id: string) => `/proc/${daemon!.pid}/root/run/containerd/runc/default/${id}`;
+
+  beforeAll(() => {
+    dir = realpathSync(mkdtempSync(join(tmpdir(), "tsrunc-containerd-")));
+    mkdirSync(join(dir, "fifo"));
+    sock = join(dir, "containerd.sock");
+    // Everything under the temp dir; no CRI (it wants CNI), no snapshotters this host lacks.
+    writeFileSync(
+      join(dir, "config.toml"),
+      `version = 2
+root = "${dir}/root"
+state = "${dir}/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs", "io.containerd.internal.v1.tracing", "io.containerd.tracing.processor.v1.otlp"]
+[grpc]
+  address = "${sock}"
+[ttrpc]
+  address = "${sock}.ttrpc"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "${dir}/opt"
+`,
+    );
+    daemon = startDaemon(dir, "containerd", ["containerd", "--config", join(dir, "config.toml")]);
+    const up = waitFor(() => existsSync(sock) && ctr(["version"], 5000).status === 0, 20_000);
+    if (!up) throw new Error(`containerd did not start: ${readFileSync(join(dir, "containerd.log"), "utf8").slice(-2000)}`);
+    const imp = ctr(["image", "import", image()], 120_000);
+    if (imp.status !== 0) throw new Error(`ctr image import: ${imp.stderr}`);
+  }, HOOK_TIMEOUT);
+
+  afterEach(() => {
+    for (const id of made.splice(0)) {
+      ctr(["task", "kill", "-s", "SIGKILL", id]);
+      waitFor(() => status(id) !== "RUNNING" && status(id) !== "PAUSED", 5000);
+      ctr(["task", "delete", "--force", id]);
+      ctr(["container", "delete", id]);
+      expect(cgroupsLeft(cg(id))).toEqual([]);
+      expect(existsSync(runtimeState(id))).toBe(false);
+    }
+  });
+
+  afterAll(() => {
+    // The shims outlive the daemon by design: each is ours (its command line names our socket).
+    const ours = [...(daemon?.pid ? [daemon.pid] : []), ...(sock ? pidsWith(sock) : [])];
+    stopPids(ours);
+    expect(pidsWith(dir)).toEqual([]);
+    expect(mountsUnder(dir)).toEqual([]);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }, HOOK_TIMEOUT);
+
+  it(
+    "runs a command to its output and exit code, fails a missing one in runc's words, makes a missing cwd",
+    () => {
+      for (const [name, runtime] of [["tsrunc", TSRUNC], ["runc", "runc"]] as const) {
+        const id = `run-${name}`;
+        const r = ctrRun(runtime, id, ["--rm"], ["sh", "-c", `echo hello; grep -q :${cg(id)}$ /proc/self/cgroup && echo in its cgroup; exit 3`]);
+        expect([r.status, r.stdout, r.stderr]).toEqual([3, "hello\nin its cgroup\n", ""]);
+      }
+      const missingCmd = (name: string, runtime: string) => {
+        const r = ctrRun(runtime, `missing-${name}`, ["--rm"], ["/nonexistent"]);
+        expect(r.status).toBe(1);
+        return r.stderr.trim();
+      };
+      const ours = missingCmd("tsrunc", TSRUNC);
+      expect(ours).toBe(
+          'ctr: failed to create shim task: OCI runtime create failed: tsrunc create failed: unable to start container process: exec: "/nonexistent": stat /nonexistent: no such file or directory: unknown',
+      );
+      expect(ours).toBe(missingCmd("runc", "runc").replace("runc create", "tsrunc create"));
+      // The cwd does not exist in the image: runc makes it, so must tsrunc.
+      const cwd = ctrRun(TSRUNC, "cwd", ["--rm", "--cwd", "/made/here", "--read-only"], ["pwd"]);
+      expect(cwd.stderr).toBe("");
+      expect(cwd.stdout).toBe("/made/here\n");
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    "serves a detached task: exec with and without a tty, ps, pause and resume, kill and delete",
+    () => {
+      const id = "task";
+      expect(ctrRun(TSRUNC, id, ["-d"], ["sleep", "1000"]).status).toBe(0);
+      expect(status(id)).toBe("RUNNING");
+      const initPid = Number(/^\S+\s+(\d+)/m.exec(ctr(["task", "ls"]).stdout.split("\n").find((l) => l.startsWith(id + " "))!)![1]);
+
+      const plain = ctr(["task", "exec", "--fifo-dir", join(dir, "fifo"), "--exec-id", "e1", id, "sh", "-c", "echo from exec; echo to stderr >&2; exit 5"]);
+      expect([plain.status, plain.stdout, plain.stderr]).toEqual([5, "from exec\n", "to stderr\n"]);
+      const user = ctr(["task", "exec", "--fifo-dir", join(dir, "fifo"), "--exec-id", "e2", "--user", "1", "--cwd", "/tmp", id, "sh", "-c", "id -u; pwd"]);
+      expect(user.stdout).toBe("1\n/tmp\n");
+      const tty = underPty(["ctr", "--address", sock, "task", "exec", "--fifo-dir", join(dir, "fifo"), "-t", "--exec-id", "e3", id, "sh"], "tty; echo answer=$((6*7)); exit 4\n");
+      expect(tty.stdout).toMatch(/\/dev\/pts\/\d+/);
+      expect(tty.stdout).toContain("answer=42");
+      expect(tty.status).toBe(4);
+      const bad = ctr(["task", "exec", "--fifo-dir", join(dir, "fifo"), "--exec-id", "e4", id, "/nonexistent"]);
+      expect(bad.status).toBe(1);
+      expect(bad.stderr).toContain('exec failed: unable to start container process: exec: "/nonexistent": stat /nonexistent: no such file or directory');
+
+      const ps = ctr(["task", "ps", id]);
+      expect(ps.status).toBe(0);
+      expect(ps.stdout.split("\n").slice(1).map((l) => l.split(/\s+/)[0])).toContain(String(initPid));
+
+      const freezer = cgroupHierarchies().find((h) => existsSync(join(h, "freezer.state")) || existsSync(join(h, cg(id), "freezer.state")));
+      expect(ctr(["task", "pause", id]).status).toBe(0);
+      expect(status(id)).toBe("PAUSED");
+      if (freezer) expect(readFileSync(join(freezer, cg(id), "freezer.state"), "utf8").trim()).toBe("FROZEN");
+      expect(ctr(["task", "resume", id]).status).toBe(0);
+      expect(status(id)).toBe("RUNNING");
+      if (freezer) expect(readFileSync(join(freezer, cg(id), "freezer.state"), "utf8").trim()).toBe("THAWED");
+
+      // sleep as pid 1 ignores SIGTERM: SIGKILL.
+      expect(ctr(["task", "kill", "-s", "SIGKILL", id]).status).toBe(0);
+      expect(waitFor(() => status(id) === "STOPPED", 10_000)).toBe(true);
+      const del = ctr(["task", "delete", id]);
+      expect(del.status).toBe(0);
+      expect(del.stderr).toContain("exit code 137");
+      expect(alive(initPid)).toBe(false);
+      expect(cgroupsLeft(cg(id))).toEqual([]);
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    "enforces a memory limit: the cgroup's limit, an OOM kill inside it, the shim's metrics (runc alike)",
+    () => {
+      for (const [name, runtime] of [["tsrunc", TSRUNC], ["runc", "runc"]] as const) {
+        const id = `mem-${name}`;
+        expect(ctrRun(runtime, id, ["-d", "--memory-limit", String(32 << 20)], ["sleep", "1000"]).status).toBe(0);
+        const mem = memoryCgroup(cg(id));
+        expect(readFileSync(join(mem.dir, mem.v2 ? "memory.max" : "memory.limit_in_bytes"), "utf8").trim()).toBe(String(32 << 20));
+        // busybox tail keeps a line that never ends in memory: it grows until the limit kills it.
+        const hog = ctr(["task", "exec", "--fifo-dir", join(dir, "fifo"), "--exec-id", "hog", id, "tail", "/dev/zero"], 60_000);
+        expect(hog.status).toBe(137);
+        expect(oomKills(mem.dir, mem.v2)).toBeGreaterThan(0);
+        expect(status(id)).toBe("RUNNING");
+        const metrics = ctr(["task", "metrics", id]);
+        expect(metrics.stdout).toMatch(new RegExp(`memory\\.(limit_in_bytes|max)\\s+${32 << 20}\\b`));
+      }
+    },
+    TEST_TIMEOUT,
+  );
+});
+
+// ------------------------------------------------------------------------------------------------
+
+clientDescribe("podman 4.3: conmon", missing("podman", "conmon", "unshare"), () => {
+  let dir = "";
+  let parent = "";
+  let env: string[] = [];
+  let global: string[] = [];
+  const made: string[] = [];
+  /** podman with tsrunc as its runtime (or runc), every path of its own under the temp dir. */
+  const podman = (args: string[], runtime = TSRUNC, timeout = 60_000) => run("env", [...env, "podman", ...global, "--runtime", runtime, ...args], timeout);
+  const podmanRun = (name: string, args: string[], runtime = TSRUNC) => {
+    made.push(name);
+    return podman(["run", "--name", name, "--cgroup-parent", parent, ...args], runtime);
+  };
+  const inspect = (name: string, format: string) => podman(["inspect", "--format", format, name]).stdout.trim();
+  const cgroupOf = (name: string) => `${parent}/libpod-${inspect(name, "{{.Id}}")}`;
+
+  beforeAll(() => {
+    dir = realpathSync(mkdtempSync(join(tmpdir(), "tsrunc-podman-")));
+    parent = `${CGROUP_PARENT}/podman`;
+    for (const d of ["root", "runroot", "tmp", "net", "volumes"]) mkdirSync(join(dir, d));
+    // Only these files are read (CONTAINERS_CONF, CONTAINERS_STORAGE_CONF). Locks in files, not in
+    // /dev/shm; no network; rlimits this sandbox can grant (podman's defaults raise nofile and
+    // nproc beyond the hard limits, which needs CAP_SYS_RESOURCE); tsrunc logs in JSON as runc.
+    writeFileSync(
+      join(dir, "containers.conf"),
+      `[containers]
+netns = "none"
+default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
+[network]
+network_config_dir = "${dir}/net"
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "${dir}/events.log"
+tmp_dir = "${dir}/tmp"
+static_dir = "${dir}/root/libpod"
+volume_path = "${dir}/volumes"
+lock_type = "file"
+runtime_supports_json = ["crun", "runc", "tsrunc"]
+`,
+    );
+    writeFileSync(join(dir, "storage.conf"), `[storage]\ndriver = "vfs"\nrunroot = "${dir}/runroot"\ngraphroot = "${dir}/root"\n`);
+    writeFileSync(join(dir, "registries.conf"), "");
+    env = [`CONTAINERS_CONF=${dir}/containers.conf`, `CONTAINERS_STORAGE_CONF=${dir}/storage.conf`, `CONTAINERS_REGISTRIES_CONF=${dir}/registries.conf`];
+    global = ["--root", `${dir}/root`, "--runroot", `${dir}/runroot`, "--tmpdir", `${dir}/tmp`, "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file"];
+    // podman load keeps a blob-info cache in /var/lib/containers whatever the config says: it loads
+    // in a mount namespace where /var/lib is an empty tmpfs.
+    const load = run("unshare", ["--mount", "--propagation", "private", "sh", "-c", `mount -t tmpfs tsrunc-test-varlib /var/lib && exec "$@"`, "sh", "env", ...env, "podman", ...global, "load", "-i", image()], 120_000);
+    if (load.status !== 0) throw new Error(`podman load: ${load.stderr}`);
+  }, HOOK_TIMEOUT);
+
+  afterEach(() => {
+    for (const name of made.splice(0)) {
+      const id = inspect(name, "{{.Id}}");
+      podman(["rm", "--force", "--time", "0", name]);
+      if (id) {
+        expect(cgroupsLeft(`${parent}/libpod-${id}`)).toEqual([]);
+        // podman passes no --root: tsrunc's default state directory.
+        expect(existsSync(`/run/tsrunc/${id}`)).toBe(false);
+      }
+    }
+  });
+
+  afterAll(() => {
+    if (!dir) return;
+    podman(["rm", "--all", "--force", "--time", "0"]);
+    // conmon exits with its container; anything still running from our dir is ours.
+    stopPids(pidsWith(dir));
+    // podman puts every conmon of a cgroup parent in <parent>/conmon and never removes it.
+    removeCgroup(`${parent}/conmon`);
+    removeCgroup(parent);
+    expect(cgroupsLeft(parent)).toEqual([]);
+    expect(mountsUnder(dir)).toEqual([]);
+    rmSync(dir, { recursive: true, force: true });
+  }, HOOK_TIMEOUT);
+
+  it(
+    "runs a command to its output and exit code, fails a missing one as with runc, enters a cwd only root may",
+    () => {
+      const r = podmanRun("run1", ["--rm", IMAGE, "sh", "-c", "echo hello; echo to stderr >&2; exit 3"]);
+      expect([r.status, r.stdout, r.stderr]).toEqual([3, "hello\n", "to stderr\n"]);
+      // conmon reads the error from tsrunc's --log file (JSON) and podman maps it to exit 127.
+      const missingCmd = (runtime: string) => {
+        const m = podmanRun(`missing-${runtime === TSRUNC ? "tsrunc" : "runc"}`, ["--rm", IMAGE, "/nonexistent"], runtime);
+        expect(m.status).toBe(127);
+        return m.stderr.trim();
+      };
+      const ours = missingCmd(TSRUNC);
+      expect(ours).toBe(
+        `Error: ${TSRUNC}: tsrunc create failed: unable to start container process: exec: "/nonexistent": stat /nonexistent: no such file or directory: OCI runtime attempted to invoke a command that was not found`,
+      );
+      expect(ours).toBe(missingCmd(which("runc")!).replace(`${which("runc")}: runc`, `${TSRUNC}: tsrunc`));
+      // /root is 0700: uid 1 runs there because the runtime enters it before dropping root, as runc.
+      const cwd = podmanRun("cwd", ["--rm", "--user", "1", "--workdir", "/root", IMAGE, "pwd"]);
+      expect([cwd.status, cwd.stdout]).toEqual([0, "/root\n"]);
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    "serves a detached container: exec with and without a tty, top, pause and unpause, logs, stop and rm",
+    () => {
+      const name = "task";
+      const started = podmanRun(name, ["--detach", IMAGE, "sh", "-c", "echo started; trap 'echo stopping; exit 0' TERM; while :; do sleep 0.1; done"]);
+      expect(started.status).toBe(0);
+      expect(inspect(name, "{{.State.Status}}")).toBe("running");
+      const cgroup = cgroupOf(name);
+
+      const plain = podman(["exec", name, "sh", "-c", "echo from exec; exit 5"]);
+      expect([plain.status, plain.stdout]).toEqual([5, "from exec\n"]);
+      const stdin = run("env", [...env, "podman", ...global, "--runtime", TSRUNC, "exec", "--interactive", name, "cat"], 30_000, "stdin data\n");
+      expect([stdin.status, stdin.stdout]).toEqual([0, "stdin data\n"]);
+      const user = podman(["exec", "--user", "1", "--workdir", "/tmp", "--env", "X=y", name, "sh", "-c", "id -u; pwd; echo $X"]);
+      expect(user.stdout).toBe("1\n/tmp\ny\n");
+      const tty = underPty(["env", ...env, "podman", ...global, "--runtime", TSRUNC, "exec", "--tty", "--interactive", name, "sh"], "tty; echo answer=$((6*7)); exit 4\n");
+      expect(tty.stdout).toMatch(/\/dev\/pts\/\d+/);
+      expect(tty.stdout).toContain("answer=42");
+      expect(tty.status).toBe(4);
+
+      const top = podman(["top", name, "pid", "args"]);
+      expect(top.status).toBe(0);
+      expect(top.stdout).toMatch(/^\s*1\s+sh -c echo started/m);
+
+      const freezer = cgroupHierarchies().find((h) => existsSync(join(h, cgroup, "freezer.state")));
+      expect(podman(["pause", name]).status).toBe(0);
+      expect(inspect(name, "{{.State.Status}}")).toBe("paused");
+      if (freezer) expect(readFileSync(join(freezer, cgroup, "freezer.state"), "utf8").trim()).toBe("FROZEN");
+      expect(podman(["unpause", name]).status).toBe(0);
+      expect(inspect(name, "{{.State.Status}}")).toBe("running");
+
+      // stop sends SIGTERM through the runtime's kill; the trap answers it.
+      const stop = podman(["stop", "--time", "10", name]);
+      expect(stop.status).toBe(0);
+      expect(inspect(name, "{{.State.Status}} {{.State.ExitCode}}")).toBe("exited 0");
+      expect(podman(["logs", name]).stdout).toBe("started\nstopping\n");
+      expect(cgroupsLeft(cgroup)).toEqual([]);
+      expect(podman(["rm", name]).status).toBe(0);
+      expect(podman(["container", "exists", name]).status).toBe(1);
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    "enforces a memory limit: the container's cgroup, an OOM kill inside it",
+    () => {
+      const name = "mem";
+      expect(podmanRun(name, ["--detach", "--memory", "32m", IMAGE, "sleep", "1000"]).status).toBe(0);
+      const mem = memoryCgroup(cgroupOf(name));
+      expect(readFileSync(join(mem.dir, mem.v2 ? "memory.max" : "memory.limit_in_bytes"), "utf8").trim()).toBe(String(32 << 20));
+      const hog = podman(["exec", name, "tail", "/dev/zero"]);
+      expect(hog.status).toBe(137);
+      expect(oomKills(mem.dir, mem.v2)).toBeGreaterThan(0);
+      expect(inspect(name, "{{.State.Status}}")).toBe("running");
+    },
+    TEST_TIMEOUT,
+  );
+});
