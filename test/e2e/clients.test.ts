@@ -464,3 +464,151 @@ runtime_supports_json = ["crun", "runc", "tsrunc"]
     TEST_TIMEOUT,
   );
 });
+
+// ------------------------------------------------------------------------------------------------
+
+clientDescribe("docker 20.10: dockerd and its containerd", missing("dockerd", "/usr/bin/docker", "containerd", "containerd-shim-runc-v2", "unshare"), () => {
+  let dir = "";
+  let daemon: ChildProcess | undefined;
+  let parent = "";
+  const made: string[] = [];
+  const docker = (args: string[], input = "", timeout = 60_000) =>
+    run("env", [`DOCKER_CONFIG=${dir}/cli`, "/usr/bin/docker", "-H", `unix://${dir}/docker.sock`, ...args], timeout, input);
+  const dockerRun = (name: string, args: string[], runtime = "tsrunc") => {
+    made.push(name);
+    return docker(["run", "--name", name, "--runtime", runtime, "--network", "none", ...args]);
+  };
+  const inspect = (name: string, format: string) => docker(["inspect", "--format", format, name]).stdout.trim();
+
+  beforeAll(() => {
+    if (!existsSync("/etc/docker")) throw new Error("/etc/docker is missing (docker.io ships it)");
+    dir = realpathSync(mkdtempSync(join(tmpdir(), "tsrunc-docker-")));
+    parent = `${CGROUP_PARENT}/docker`;
+    writeFileSync(join(dir, "daemon.json"), "{}\n");
+    // Its own data and exec roots, socket and pid file, no bridge or iptables, containers under a
+    // test-only cgroup parent. /etc/docker is a tmpfs in its namespace: dockerd writes its key.json
+    // there whatever the flags say.
+    daemon = startDaemon(dir, "dockerd", [
+      "sh", "-c", `mount -t tmpfs -o mode=755 tsrunc-test-etc-docker /etc/docker && exec "$@"`, "sh",
+      "dockerd", "--config-file", join(dir, "daemon.json"), "--data-root", join(dir, "data"), "--exec-root", join(dir, "exec"),
+      "-H", `unix://${dir}/docker.sock`, "--pidfile", join(dir, "docker.pid"), "--add-runtime", `tsrunc=${TSRUNC}`,
+      "--iptables=false", "--ip6tables=false", "--bridge=none", "--ip-forward=false", "--ip-masq=false",
+      "--cgroup-parent", parent, "--storage-driver", "overlay2",
+    ]);
+    const up = waitFor(() => existsSync(join(dir, "docker.sock")) && docker(["version"], "", 5000).status === 0, 30_000);
+    if (!up) throw new Error(`dockerd did not start: ${readFileSync(join(dir, "dockerd.log"), "utf8").slice(-2000)}`);
+    const load = docker(["load", "--input", image()], "", 120_000);
+    if (load.status !== 0) throw new Error(`docker load: ${load.stderr}`);
+  }, HOOK_TIMEOUT);
+
+  afterEach(() => {
+    for (const name of made.splice(0)) {
+      const id = inspect(name, "{{.Id}}");
+      docker(["rm", "--force", name]);
+      if (id) {
+        expect(cgroupsLeft(`${parent}/${id}`)).toEqual([]);
+        // dockerd gives every runc-like runtime its runc root.
+        expect(existsSync(join(dir, "exec/runtime-runc/moby", id))).toBe(false);
+      }
+    }
+  });
+
+  afterAll(() => {
+    if (!dir) return;
+    docker(["rm", "--force", ...docker(["ps", "--all", "--quiet"]).stdout.split("\n").filter(Boolean)]);
+    // dockerd stops its containerd; shims left over name our exec root.
+    stopPids([...(daemon?.pid ? [daemon.pid] : []), ...pidsWith(dir)]);
+    stopPids(pidsWith(dir));
+    expect(pidsWith(dir)).toEqual([]);
+    removeCgroup(parent);
+    expect(cgroupsLeft(parent)).toEqual([]);
+    expect(mountsUnder(dir)).toEqual([]);
+    rmSync(dir, { recursive: true, force: true });
+  }, HOOK_TIMEOUT);
+
+  it(
+    "runs a command to its output and exit code, fails a missing one as with runc",
+    () => {
+      const r = dockerRun("run1", ["--rm", IMAGE, "sh", "-c", "echo hello; echo to stderr >&2; exit 3"]);
+      expect([r.status, r.stdout, r.stderr]).toEqual([3, "hello\n", "to stderr\n"]);
+      const missingCmd = (runtime: string) => {
+        const m = dockerRun(`missing-${runtime}`, ["--rm", IMAGE, "/nonexistent"], runtime);
+        expect(m.status).toBe(127);
+        return m.stderr.trim();
+      };
+      const ours = missingCmd("tsrunc");
+      expect(ours).toContain(
+        'OCI runtime create failed: tsrunc create failed: unable to start container process: exec: "/nonexistent": stat /nonexistent: no such file or directory: unknown',
+      );
+      expect(ours).toBe(missingCmd("runc").replace("runc create", "tsrunc create"));
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    "serves a detached container: exec with and without a tty, top, pause and unpause, update, stop, restart and rm",
+    () => {
+      const name = "task";
+      const started = dockerRun(name, ["--detach", "--memory", "64m", IMAGE, "sh", "-c", "echo started; trap 'echo stopping; exit 0' TERM; while :; do sleep 0.1; done"]);
+      expect(started.status).toBe(0);
+      expect(inspect(name, "{{.State.Status}}")).toBe("running");
+      const cgroup = `${parent}/${inspect(name, "{{.Id}}")}`;
+
+      const plain = docker(["exec", name, "sh", "-c", "echo from exec; exit 5"]);
+      expect([plain.status, plain.stdout]).toEqual([5, "from exec\n"]);
+      const stdin = docker(["exec", "--interactive", name, "cat"], "stdin data\n");
+      expect([stdin.status, stdin.stdout]).toEqual([0, "stdin data\n"]);
+      const user = docker(["exec", "--user", "1", "--workdir", "/tmp", "--env", "X=y", name, "sh", "-c", "id -u; pwd; echo $X"]);
+      expect(user.stdout).toBe("1\n/tmp\ny\n");
+      const tty = underPty(["env", `DOCKER_CONFIG=${dir}/cli`, "/usr/bin/docker", "-H", `unix://${dir}/docker.sock`, "exec", "--tty", "--interactive", name, "sh"], "tty; echo answer=$((6*7)); exit 4\n");
+      expect(tty.stdout).toMatch(/\/dev\/pts\/\d+/);
+      expect(tty.stdout).toContain("answer=42");
+      expect(tty.status).toBe(4);
+
+      // top is the runtime's ps.
+      const top = docker(["top", name]);
+      expect(top.status).toBe(0);
+      expect(top.stdout).toContain("sh -c echo started");
+
+      const freezer = cgroupHierarchies().find((h) => existsSync(join(h, cgroup, "freezer.state")));
+      expect(docker(["pause", name]).status).toBe(0);
+      expect(inspect(name, "{{.State.Status}}")).toBe("paused");
+      if (freezer) expect(readFileSync(join(freezer, cgroup, "freezer.state"), "utf8").trim()).toBe("FROZEN");
+      expect(docker(["unpause", name]).status).toBe(0);
+      expect(inspect(name, "{{.State.Status}}")).toBe("running");
+
+      // update goes through the runtime's update --resources.
+      expect(docker(["update", "--memory", "128m", "--memory-swap", "256m", "--pids-limit", "50", name]).status).toBe(0);
+      const mem = memoryCgroup(cgroup);
+      expect(readFileSync(join(mem.dir, mem.v2 ? "memory.max" : "memory.limit_in_bytes"), "utf8").trim()).toBe(String(128 << 20));
+      const pids = cgroupHierarchies().find((h) => existsSync(join(h, cgroup, "pids.max")));
+      if (pids) expect(readFileSync(join(pids, cgroup, "pids.max"), "utf8").trim()).toBe("50");
+
+      expect(docker(["stop", "--time", "10", name]).status).toBe(0);
+      expect(inspect(name, "{{.State.Status}} {{.State.ExitCode}}")).toBe("exited 0");
+      expect(docker(["logs", name]).stdout).toBe("started\nstopping\n");
+      expect(cgroupsLeft(cgroup)).toEqual([]);
+      expect(docker(["start", name]).status).toBe(0);
+      expect(inspect(name, "{{.State.Status}}")).toBe("running");
+      expect(docker(["kill", name]).status).toBe(0);
+      expect(docker(["wait", name]).stdout.trim()).toBe("137");
+      expect(docker(["rm", name]).status).toBe(0);
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    "enforces a memory limit: the container's cgroup, an OOM kill inside it",
+    () => {
+      const name = "mem";
+      expect(dockerRun(name, ["--detach", "--memory", "32m", IMAGE, "sleep", "1000"]).status).toBe(0);
+      const mem = memoryCgroup(`${parent}/${inspect(name, "{{.Id}}")}`);
+      expect(readFileSync(join(mem.dir, mem.v2 ? "memory.max" : "memory.limit_in_bytes"), "utf8").trim()).toBe(String(32 << 20));
+      const hog = docker(["exec", name, "tail", "/dev/zero"]);
+      expect(hog.status).toBe(137);
+      expect(oomKills(mem.dir, mem.v2)).toBeGreaterThan(0);
+      expect(inspect(name, "{{.State.Status}}")).toBe("running");
+    },
+    TEST_TIMEOUT,
+  );
+});
