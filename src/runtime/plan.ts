@@ -455,7 +455,7 @@ export function processOps(o: Ops, proc: Spec, input: ProcessOpsInput): void {
   o.add({ op: "prctl", option: L.PR_SET_KEEPCAPS, arg2: 1, arg3: 0 }, "keep capabilities across setuid");
   const last = lastCapability();
   for (let c = 0; c <= last; c++)
-    if (!caps.bounding.includes(c)) o.add({ op: "prctl", option: L.PR_CAPBSET_DROP, arg2: c, arg3: 0 }, `drop capability ${c} from the bounding set`);
+    if (!caps.bounding.includes(c)) o.add({ op: "prctl", option: L.PR_CAPBSET_DROP, arg2: c, arg3: 0 }, "unable to apply bounding set");
   // In a rootless user namespace setgroups is denied (it would let the user drop groups).
   if (!(input.userns && input.rootless))
     o.add({ op: "setgroups", gids: (user.additionalGids ?? []) as number[] }, "setgroups");
@@ -465,7 +465,7 @@ export function processOps(o: Ops, proc: Spec, input: ProcessOpsInput): void {
   o.add({ op: "prctl", option: L.PR_SET_KEEPCAPS, arg2: 0, arg3: 0 }, "clear keepcaps");
   o.add(
     { op: "capset", effective: mask(caps.effective), permitted: mask(caps.permitted), inheritable: mask(caps.inheritable) },
-    "set capabilities",
+    "unable to apply caps", // runc's words
   );
   // The kernel raises an ambient capability only if it is permitted and inheritable; runc's raise
   // fails silently otherwise, so those are skipped here (the container sees the same CapAmb).

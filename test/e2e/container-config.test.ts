@@ -184,6 +184,20 @@ describe.skipIf(!isRoot || !haveBinary)("the process", () => {
     expect(errors(ours)).toContain("permission denied");
   });
 
+  it("fails in runc's words when asked for a capability this sandbox lacks (CAP_SYS_RESOURCE)", () => {
+    const capEff = BigInt("0x" + /CapEff:\s+(\w+)/.exec(readFileSync("/proc/self/status", "utf8"))![1]);
+    if (capEff & (1n << 24n)) return; // CAP_SYS_RESOURCE present: nothing to show here
+    const b = bundle((c) => {
+      for (const set of ["bounding", "effective", "permitted"]) c.process.capabilities[set].push("CAP_SYS_RESOURCE");
+    });
+    const ours = tsrunc(b, ["run", b.id]);
+    const theirs = runc(b, ["run", b.id]);
+    expect(theirs.status).toBe(1);
+    expect(ours.status).toBe(1);
+    expect(errors(ours)).toBe("tsrunc run failed: unable to start container process: unable to apply caps: operation not permitted");
+    expect(errors(ours)).toBe(errors(theirs).replace("runc run", "tsrunc run"));
+  });
+
   it("switches personality", () => {
     const b = bundle((c) => {
       c.linux.personality = { domain: "LINUX32" };
