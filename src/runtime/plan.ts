@@ -397,12 +397,14 @@ export interface ProcessOpsInput {
   warn?: (msg: string) => void;
 }
 
-/** rlimits and oom_score_adj of the process. */
-export function limitOps(o: Ops, proc: Spec): void {
+/** rlimits and oom_score_adj of the process: the container's init, or a process joining it. */
+export function limitOps(o: Ops, proc: Spec, joining = false): void {
+  // runc's words: it sets them from the runtime, at the init's ready point or before an exec joins.
+  const failed = joining ? "error setting rlimits for process" : "error during container init: error setting rlimits for ready process";
   for (const r of (proc.rlimits ?? []) as Spec[]) {
     const res = L.RLIMITS[r.type];
     if (res === undefined) throw new Error(`process.rlimits: unknown rlimit type "${r.type}"`);
-    o.add({ op: "setrlimit", resource: res, soft: rlimitValue(r.soft), hard: rlimitValue(r.hard) }, `setrlimit ${r.type}`);
+    o.add({ op: "setrlimit", resource: res, soft: rlimitValue(r.soft), hard: rlimitValue(r.hard) }, `${failed}: error setting rlimit type ${res}`);
   }
   if (proc.oomScoreAdj !== undefined)
     o.add({ op: "writeFile", path: "/proc/self/oom_score_adj", data: String(proc.oomScoreAdj) }, "write /proc/self/oom_score_adj");
@@ -561,7 +563,7 @@ export function buildExecPlan(input: ExecPlanInput): BuiltPlan {
   const keepTo = 3 + input.preserveFds;
   o.add({ op: "cloexecFrom", from: keepTo }, "close inherited file descriptors");
   if (input.preserveFds > 0) o.add({ op: "inheritFds", from: 3, to: keepTo }, "pass preserved file descriptors");
-  limitOps(o, input.process);
+  limitOps(o, input.process, true);
   const { userns, refork } = joinOps(o, input.spec, input.initPid, input.nsFds);
   if (!input.noNewKeyring)
     o.add({ op: "joinSessionKeyring", name: `_ses.${input.containerId}`, perm: 0x3f1b0000 }, "join the container's session keyring");

@@ -198,6 +198,30 @@ describe.skipIf(!isRoot || !haveBinary)("the process", () => {
     expect(errors(ours)).toBe(errors(theirs).replace("runc run", "tsrunc run"));
   });
 
+  it("fails in runc's words when an rlimit is above this sandbox's hard limit (create and exec)", () => {
+    const capEff = BigInt("0x" + /CapEff:\s+(\w+)/.exec(readFileSync("/proc/self/status", "utf8"))![1]);
+    if (capEff & (1n << 24n)) return; // CAP_SYS_RESOURCE present: any limit can be raised
+    const big = [{ type: "RLIMIT_NOFILE", hard: 1 << 30, soft: 1 << 30 }];
+    const b = bundle((c) => (c.process.rlimits = big));
+    const ours = tsrunc(b, ["run", b.id]);
+    expect(ours.status).toBe(1);
+    expect(errors(ours)).toBe("tsrunc run failed: unable to start container process: error during container init: error setting rlimits for ready process: error setting rlimit type 7: operation not permitted");
+    expect(errors(ours)).toBe(errors(runc(b, ["run", b.id])).replace("runc run", "tsrunc run"));
+    // exec: the same limits in --process.
+    const e = bundle(sh("sleep 100"));
+    writeFileSync(join(e.dir, "process.json"), JSON.stringify({ ...e.config.process, args: ["true"], rlimits: big }));
+    const errs: string[] = [];
+    for (const rt of [tsrunc, runc]) {
+      expect(rt(e, ["run", "--detach", e.id]).status).toBe(0);
+      const r = rt(e, ["exec", "--process", join(e.dir, "process.json"), e.id]);
+      expect(r.status).toBe(255);
+      errs.push(errors(r));
+      rt(e, ["delete", "--force", e.id]);
+    }
+    expect(errs[0]).toBe("exec failed: unable to start container process: error setting rlimits for process: error setting rlimit type 7: operation not permitted");
+    expect(errs[0]).toBe(errs[1]);
+  });
+
   it("switches personality", () => {
     const b = bundle((c) => {
       c.linux.personality = { domain: "LINUX32" };
