@@ -5,6 +5,8 @@
 // booleans take no value unless written `--flag=false`. For exec and ps, flags end at the first
 // positional argument, because everything after the container id belongs to the process.
 
+import { defaultStateRoot } from "../runtime/userns.ts";
+
 export type FlagType = "boolean" | "string" | "number" | "array";
 
 export interface FlagSpec {
@@ -31,7 +33,8 @@ export const globalFlags: FlagSpec[] = [
   { name: "debug", type: "boolean", describe: "enable debug logging" },
   { name: "log", type: "string", describe: "set the log file to write tsrunc logs to (default is '/dev/stderr')" },
   { name: "log-format", type: "string", describe: "set the log format ('text' (default), or 'json')", default: "text" },
-  { name: "root", type: "string", describe: "root directory for storage of container state (this should be located in tmpfs)", default: "/run/tsrunc" },
+  // runc's default: /run/tsrunc, or $XDG_RUNTIME_DIR/tsrunc when rootless (as help shows it).
+  { name: "root", type: "string", describe: "root directory for storage of container state (this should be located in tmpfs)", default: defaultStateRoot("tsrunc") },
   { name: "criu", type: "string", describe: "path to the criu binary used for checkpoint and restore (accepted for compatibility; checkpoint is unsupported)", default: "criu" },
   { name: "systemd-cgroup", type: "boolean", describe: 'enable systemd cgroup support, expects cgroupsPath to be of form "slice:prefix:name" for e.g. "system.slice:tsrunc:434234"' },
   { name: "rootless", type: "string", describe: "ignore cgroup permission errors ('true', 'false', or 'auto')", default: "auto" },

@@ -2,6 +2,7 @@
 import { mark, reportTiming } from "../runtime/timing.ts"; // first: its evaluation marks the first JS
 import { checkArgCount, findCommand, parseArgv, UsageError, type CommandSpec, type Parsed } from "./args.ts";
 import { RuncLogger } from "../runtime/log.ts";
+import { defaultStateRoot } from "../runtime/userns.ts";
 import type { CommandContext } from "./context.ts";
 import { VERSION, versionText } from "./version.ts";
 import { writeSync } from "node:fs";
@@ -115,7 +116,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const ctx: CommandContext = {
     command: command.name,
-    root: (g.root as string) || "/run/tsrunc",
+    root: (g.root as string) || defaultStateRoot("tsrunc"),
     systemdCgroup: g["systemd-cgroup"] === true,
     rootless: g.rootless as string,
     flags: parsed.flags,

@@ -21,6 +21,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ADDON_HASH, ADDON_SIZE } from "./generated/addon-hash.ts";
+import { honorXdgRuntimeDir, inUserNamespace } from "../runtime/userns.ts";
 
 export class UnsafeAddonPathError extends Error {
   constructor(message: string) {
@@ -35,10 +36,11 @@ function euidNow(): number {
   return typeof process.geteuid === "function" ? process.geteuid() : 0;
 }
 
-/** Where a compiled binary installs its addon: root → /run/tsrunc-native; others →
- * $XDG_RUNTIME_DIR/tsrunc-native or ~/.cache/tsrunc-native. */
+/** Where a compiled binary installs its addon: root → /run/tsrunc-native; others, and root in a
+ * user namespace as runc decides for its state (rootless podman) → $XDG_RUNTIME_DIR/tsrunc-native
+ * or ~/.cache/tsrunc-native. */
 export function addonCacheDir(euid: number = euidNow(), env: NodeJS.ProcessEnv = process.env): string {
-  if (euid === 0) return "/run/tsrunc-native";
+  if (euid === 0 && !honorXdgRuntimeDir(env, euid)) return "/run/tsrunc-native";
   const xdg = env.XDG_RUNTIME_DIR;
   if (xdg && path.isAbsolute(xdg)) return path.join(xdg, "tsrunc-native");
   return path.join(os.homedir(), ".cache", "tsrunc-native");
@@ -48,10 +50,22 @@ function describeMode(mode: number): string {
   return "0" + (mode & 0o7777).toString(8);
 }
 
+/** In a user namespace (rootless podman runs the runtime as its root), the uid that files owned
+ * outside its map show: /, /run/user and /home belong to the real root there. */
+export function unmappedOwner(): number | undefined {
+  if (!inUserNamespace()) return undefined;
+  try {
+    return Number(fs.readFileSync("/proc/sys/kernel/overflowuid", "utf8").trim());
+  } catch {
+    return 65534;
+  }
+}
+
 /** Throws UnsafeAddonPathError unless `dir` is a real directory (not a symlink) owned by `euid`
- * with no group/other write bits, and every ancestor (after resolving symlinks) is owned by root
- * or `euid` and is not group/other-writable unless it has the sticky bit (like /tmp). */
-export function checkSafeDir(dir: string, euid: number = euidNow()): void {
+ * with no group/other write bits, and every ancestor (after resolving symlinks) is owned by root,
+ * `euid` or `outsideOwner` (unmappedOwner) and is not group/other-writable unless it has the sticky
+ * bit (like /tmp). */
+export function checkSafeDir(dir: string, euid: number = euidNow(), outsideOwner: number | undefined = unmappedOwner()): void {
   if (!path.isAbsolute(dir)) throw new UnsafeAddonPathError(`addon directory ${dir} is not an absolute path`);
   let st: fs.Stats;
   try {
@@ -73,7 +87,7 @@ export function checkSafeDir(dir: string, euid: number = euidNow()): void {
   let parent = fs.realpathSync(path.dirname(dir));
   for (;;) {
     const p = fs.statSync(parent);
-    if (p.uid !== 0 && p.uid !== euid) {
+    if (p.uid !== 0 && p.uid !== euid && p.uid !== outsideOwner) {
       throw new UnsafeAddonPathError(`${parent} (an ancestor of ${dir}) is owned by uid ${p.uid}; refusing to use it`);
     }
     if (p.mode & 0o022 && !(p.mode & S_ISVTX)) {

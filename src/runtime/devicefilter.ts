@@ -1,17 +1,10 @@
 // The cgroup v2 device filter the runtime hands to the cgroups library: the eBPF program built in
 // TypeScript (src/cgroups/devicefilter.ts), loaded and attached by the native addon.
-import { readFileSync } from "node:fs";
 import { CgroupError, type DeviceRule, type V2DeviceFilter, deviceFilterProgram } from "../cgroups/index.ts";
 import type { Native } from "../native/types.ts";
+import { inUserNamespace } from "./userns.ts";
 
-/** Whether this process runs in a user namespace other than the initial one (bpf(2) is then refused). */
-export function inUserNamespace(uidMap = "/proc/self/uid_map"): boolean {
-  try {
-    return !/^\s*0\s+0\s+4294967295\s*$/.test(readFileSync(uidMap, "utf8"));
-  } catch {
-    return false;
-  }
-}
+export { inUserNamespace };
 
 /** runc's canSkipEBPFError: a failure to load the filter is ignored in a user namespace (where
  * bpf(2) is not allowed and devices can't be made anyway), or when every rule only allows rwm, so

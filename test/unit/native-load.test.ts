@@ -10,6 +10,7 @@ import {
   installAddon,
   isCompiledBinary,
 } from "../../src/native/load.ts";
+import { inUserNamespace } from "../../src/runtime/userns.ts";
 
 const euid = process.geteuid!();
 const isRoot = euid === 0;
@@ -71,6 +72,17 @@ describe("checkSafeDir", () => {
     // With the sticky bit (like /tmp) others cannot rename our entry away.
     fs.chmodSync(parent, 0o1777);
     expect(() => checkSafeDir(d, euid)).not.toThrow();
+  });
+
+  it("takes an ancestor owned by the uid that stands, in a user namespace, for owners outside it", () => {
+    if (!isRoot) return; // needs chown
+    const parent = dir("outside", 0o755);
+    fs.chownSync(parent, 65534, 65534);
+    const d = path.join(parent, "addon");
+    fs.mkdirSync(d, { mode: 0o700 });
+    expect(() => checkSafeDir(d, euid, undefined)).toThrow(/ancestor of .* is owned by uid 65534/);
+    // Rootless podman: the real root's /run/user shows as the overflow uid.
+    expect(() => checkSafeDir(d, euid, 65534)).not.toThrow();
   });
 
   it("refuses a missing or relative directory", () => {
@@ -148,6 +160,8 @@ describe("installAddon", () => {
 describe("addonCacheDir", () => {
   it("uses /run for root and a per-user directory otherwise", () => {
     expect(addonCacheDir(0, {})).toBe("/run/tsrunc-native");
+    // The real root keeps /run whatever $XDG_RUNTIME_DIR says (/run/user/0), as runc's state.
+    if (!inUserNamespace()) expect(addonCacheDir(0, { XDG_RUNTIME_DIR: "/run/user/0" })).toBe("/run/tsrunc-native");
     expect(addonCacheDir(1000, { XDG_RUNTIME_DIR: "/run/user/1000" })).toBe("/run/user/1000/tsrunc-native");
     expect(addonCacheDir(1000, { XDG_RUNTIME_DIR: "relative" })).toBe(path.join(os.homedir(), ".cache", "tsrunc-native"));
     expect(addonCacheDir(1000, {})).toBe(path.join(os.homedir(), ".cache", "tsrunc-native"));
