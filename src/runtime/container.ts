@@ -10,6 +10,7 @@ import { parseSignal } from "./linux.ts";
 import { exeOf, waitForExec } from "./initproc.ts";
 import { hasHooks } from "./hook-config.ts";
 import { nativeDeviceFilter } from "./devicefilter.ts";
+import { inUserNamespace } from "./userns.ts";
 
 // create (create.ts) and the hook runner (hooks.ts) are imported when used: with the validator, the
 // plan builder and the seccomp compiler behind them they are most of tsrunc's code.
@@ -83,11 +84,21 @@ export class Runtime {
     return (this.nativeImpl ??= realNative);
   }
 
-  /** runc's --rootless: the flag, or "auto" (the effective uid). */
+  /** runc's --rootless: the flag, or "auto": an unprivileged user, or root in a user namespace
+   * (rootless podman) with cgroupfs; with systemd, runc asks systemd who owns it and takes root
+   * when it cannot tell, as here. */
   get rootless(): boolean {
     const r = this.opts.rootless ?? "auto";
     if (r === "true") return true;
     if (r === "false") return false;
+    if (this.rootlessEUID) return true;
+    return !this.opts.systemdCgroup && inUserNamespace();
+  }
+
+  /** runc's RootlessEUID: the runtime is not root where it runs. What the kernel then refuses (ids
+   * outside a user namespace, setgroups, maps of a non-dumpable child) follows from it; root in a
+   * user namespace is root there. */
+  get rootlessEUID(): boolean {
     return process.geteuid?.() !== 0;
   }
 

@@ -34,7 +34,7 @@ export class Creator {
       this.host = detectCgroupHost();
     } catch {}
     const bundle = resolve(o.bundle);
-    const spec = loadBundleConfig(bundle, { requireProcess: true, rootless: this.rt.rootless, systemdCgroup: this.rt.opts.systemdCgroup, noPivotRoot: o.noPivot, log: this.rt.log });
+    const spec = loadBundleConfig(bundle, { requireProcess: true, rootless: this.rt.rootlessEUID, systemdCgroup: this.rt.opts.systemdCgroup, noPivotRoot: o.noPivot, log: this.rt.log });
     if (!spec.process) throw new Error("process: a process is required to create a container");
     if (spec.process.terminal && !o.consoleSocket && !o.receiveConsole)
       throw new Error("cannot allocate tty if tsrunc will detach without setting console socket");
@@ -130,7 +130,7 @@ export class Creator {
         noPivot: o.noPivot ?? false,
         noNewKeyring: o.noNewKeyring ?? false,
         preserveFds: o.preserveFds ?? 0,
-        rootless: state.rootless,
+        rootless: this.rt.rootlessEUID,
         cgroupLayout: cgroupLayoutOf(cgroup),
         createHooks: hasHooks(spec, "prestart", "createRuntime", "createContainer"),
         warn: (m) => this.rt.log.warn(m),
@@ -320,7 +320,7 @@ export class Creator {
     if (built.userns) {
       const fmt = (maps: { containerID: number; hostID: number; size: number }[]) =>
         maps.map((x) => `${x.containerID} ${x.hostID} ${x.size}`).join("\n");
-      if (this.rt.rootless) writeFileSync(`/proc/${pid}/setgroups`, "deny");
+      if (this.rt.rootlessEUID) writeFileSync(`/proc/${pid}/setgroups`, "deny");
       writeFileSync(`/proc/${pid}/uid_map`, fmt(linux.uidMappings ?? []));
       writeFileSync(`/proc/${pid}/gid_map`, fmt(linux.gidMappings ?? []));
     }
