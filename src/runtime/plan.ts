@@ -10,6 +10,7 @@ import * as L from "./linux.ts";
 import { flagsToAttrs, parseMountOptions } from "./mounts.ts";
 import { DEFAULT_DEVICES } from "./devices.ts";
 import { resolveInRoot } from "./securejoin.ts";
+import { inUserNamespace, setgroupsDenied } from "./userns.ts";
 import { joinedNamespaces, rank, SYNC_DONE, SYNC_HOOKS, SYNC_READY, SYNC_SETUP } from "./protocol.ts";
 
 type Spec = Record<string, any>;
@@ -38,6 +39,11 @@ export interface PlanInput {
   cgroupLayout: CgroupMountLayout | null;
   /** Stop at SYNC_HOOKS (mounts done, before pivot_root) for the create-time hooks. */
   createHooks?: boolean;
+  /** The runtime itself runs in a user namespace (rootless podman), where mknod is refused even
+   * to its root. Default: looked up. */
+  inUserns?: boolean;
+  /** /proc/self/setgroups says "deny": so will a user namespace the init makes. Default: looked up. */
+  setgroupsDenied?: boolean;
   warn?: (msg: string) => void;
 }
 
@@ -261,7 +267,9 @@ export function buildPlan(input: PlanInput): BuiltPlan {
   for (const m of mounts) mountOps(o, m, input, userns || joinedUserns);
 
   const devBound = mounts.some((m) => m.destination === "/dev" && isBind(m));
-  if (!devBound) devOps(o, linux, userns || joinedUserns);
+  // As runc: device nodes are bound from the host when the container or the runtime is in a user
+  // namespace.
+  if (!devBound) devOps(o, linux, userns || joinedUserns || (input.inUserns ?? inUserNamespace()));
 
 
   // The mounts are done and the old root is still reachable: the parent runs the prestart and
@@ -297,6 +305,7 @@ export function buildPlan(input: PlanInput): BuiltPlan {
       rootfs: input.rootfs,
       userns,
       rootless: input.rootless,
+      setgroupsDenied: input.setgroupsDenied ?? setgroupsDenied("self"),
       personality: linux.personality,
       seccomp: linux.seccomp,
       limits: true,
@@ -380,6 +389,8 @@ export interface ProcessOpsInput {
   userns: boolean;
   /** The runtime is unprivileged: setgroups is denied in its user namespace. */
   rootless: boolean;
+  /** The user namespace the process ends in has setgroups "deny" (rootless podman's). */
+  setgroupsDenied: boolean;
   /** The container's linux.personality. */
   personality?: Spec;
   /** The container's linux.seccomp: its filter is loaded where runc loads it. */
@@ -458,8 +469,9 @@ export function processOps(o: Ops, proc: Spec, input: ProcessOpsInput): void {
   const last = lastCapability();
   for (let c = 0; c <= last; c++)
     if (!caps.bounding.includes(c)) o.add({ op: "prctl", option: L.PR_CAPBSET_DROP, arg2: c, arg3: 0 }, "unable to apply bounding set");
-  // In a rootless user namespace setgroups is denied (it would let the user drop groups).
-  if (!(input.userns && input.rootless))
+  // In a rootless user namespace setgroups is denied (it would let the user drop groups); runc
+  // also skips it where the namespace says "deny".
+  if (!(input.userns && input.rootless) && !input.setgroupsDenied)
     o.add({ op: "setgroups", gids: (user.additionalGids ?? []) as number[] }, "setgroups");
   o.add({ op: "setresgid", gid: user.gid ?? 0 }, `setresgid ${user.gid ?? 0}`);
   o.add({ op: "setresuid", uid: user.uid ?? 0 }, `setresuid ${user.uid ?? 0}`);
@@ -545,6 +557,8 @@ export interface ExecPlanInput {
   consoleSocketFd: number | null;
   preserveFds: number;
   rootless: boolean;
+  /** The user namespace the process ends in says "deny" to setgroups. Default: looked up. */
+  setgroupsDenied?: boolean;
   /** The container keeps the caller's session keyring (created with --no-new-keyring). */
   noNewKeyring: boolean;
   /** Fds of this process to become the process's 0, 1 and 2 (hooks); absent: ours are inherited. */
@@ -574,6 +588,8 @@ export function buildExecPlan(input: ExecPlanInput): BuiltPlan {
     rootfs: input.rootfs,
     userns,
     rootless: input.rootless,
+    // The process ends in the container's user namespace, or in ours.
+    setgroupsDenied: input.setgroupsDenied ?? setgroupsDenied(userns ? input.initPid : "self"),
     personality: input.spec.linux?.personality,
     seccomp: input.spec.linux?.seccomp,
     limits: false,

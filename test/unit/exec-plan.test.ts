@@ -40,6 +40,7 @@ function execInput(extra: Partial<ExecPlanInput> = {}, mutate?: (c: any) => void
     consoleSocketFd: null,
     preserveFds: 0,
     rootless: false,
+    setgroupsDenied: false,
     noNewKeyring: false,
     ...extra,
   };
@@ -155,6 +156,11 @@ describe("the exec plan", () => {
     expect(ops.at(-1)).toMatchObject({ op: "exec", argv: ["ps"] });
     // No mounts, no rootfs: the container has them already.
     expect(k.filter((x) => ["mount", "mknod", "pivotRoot", "mkdirAll", "waitStart", "sethostname"].includes(x))).toEqual([]);
+  });
+
+  it("leaves the groups alone where the user namespace says deny to setgroups (rootless podman)", () => {
+    expect(kinds(buildExecPlan(execInput()).plan.ops)).toContain("setgroups");
+    expect(kinds(buildExecPlan(execInput({ setgroupsDenied: true })).plan.ops)).not.toContain("setgroups");
   });
 
   it("joins through fds we opened when given (the init may not be dumpable yet), naming the init's files", () => {

@@ -16,6 +16,8 @@ export function planInput(mutate: (spec: any) => void = () => {}, extra: Partial
     noPivot: false,
     preserveFds: 0,
     rootless: false,
+    inUserns: false,
+    setgroupsDenied: false,
     cgroupLayout: { version: 2 },
     ...extra,
   };

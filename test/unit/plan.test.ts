@@ -57,6 +57,10 @@ describe("the plan", () => {
     );
     expect(userns.userns).toBe(true);
     expect(userns.plan.ops.some((o) => o.op === "mknod")).toBe(false);
+    // The runtime in a user namespace (rootless podman): no mknod either, as runc.
+    const nested = buildPlan(input(() => {}, { inUserns: true })).plan.ops;
+    expect(nested.some((o) => o.op === "mknod")).toBe(false);
+    expect(nested.find((o) => o.op === "mount" && o.target === "/dev/null")).toMatchObject({ source: "/dev/null", flags: L.MS_BIND });
     expect(userns.plan.ops.find((o) => o.op === "mount" && o.target === "/dev/null")).toMatchObject({ source: "/dev/null", flags: L.MS_BIND });
     const setup = indexOf(userns.plan.ops, (o) => o.op === "sync" && o.tag === SYNC_SETUP);
     expect(userns.plan.ops[setup + 1]).toEqual({ op: "setresgid", gid: 0 });
@@ -162,6 +166,12 @@ describe("the plan", () => {
     expect(b.describe[retryAt]).toBe('chdir to cwd ("/work/dir") set in config.json failed');
     // "/" needs no mkdir.
     expect(buildPlan(input((s) => (s.process.cwd = "/"))).plan.ops.some((o) => o.op === "mkdirAll" && o.path === "/")).toBe(false);
+  });
+
+  it("leaves the groups alone where the user namespace says deny to setgroups (rootless podman), as runc", () => {
+    const groups = (s: any) => (s.process.user = { uid: 1, gid: 1, additionalGids: [5] });
+    expect(kinds(buildPlan(input(groups)).plan.ops)).toContain("setgroups");
+    expect(kinds(buildPlan(input(groups, { setgroupsDenied: true })).plan.ops)).not.toContain("setgroups");
   });
 
   it("writes sysctls, rlimits and the oom score", () => {
