@@ -34,14 +34,14 @@ function clientDescribe(name: string, why: string | null, fn: () => void): void 
 }
 
 type Out = { status: number | null; stdout: string; stderr: string };
-function run(cmd: string, args: string[], timeout = 60_000, input = ""): Out {
-  const r = capture(cmd, args, undefined, input, timeout);
+function run(cmd: string, args: string[], timeout = 60_000, input = "", cwd?: string): Out {
+  const r = capture(cmd, args, cwd, input, timeout);
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** A command under a real terminal (test/e2e/pty-driver.py), typing `lines` at the first "#". */
-function underPty(cmd: string[], lines = ""): Out {
-  return run("python3", [PTY, "30", "100", lines, ...cmd], 40_000);
+function underPty(cmd: string[], lines = "", cwd?: string): Out {
+  return run("python3", [PTY, "30", "100", lines, ...cmd], 40_000, "", cwd);
 }
 
 /** Pids of live processes whose command line contains `needle` (what a private instance started). */
@@ -315,7 +315,8 @@ clientDescribe("podman 4.3: conmon", missing("podman", "conmon", "unshare"), () 
   let global: string[] = [];
   const made: string[] = [];
   /** podman with tsrunc as its runtime (or runc), every path of its own under the temp dir. */
-  const podman = (args: string[], runtime = TSRUNC, timeout = 60_000) => run("env", [...env, "podman", ...global, "--runtime", runtime, ...args], timeout);
+  // In the temp dir: conmon leaves a file "oom" in its working directory after an OOM kill.
+  const podman = (args: string[], runtime = TSRUNC, timeout = 60_000) => run("env", [...env, "podman", ...global, "--runtime", runtime, ...args], timeout, "", dir);
   const podmanRun = (name: string, args: string[], runtime = TSRUNC) => {
     made.push(name);
     return podman(["run", "--name", name, "--cgroup-parent", parent, ...args], runtime);
@@ -417,11 +418,11 @@ runtime_supports_json = ["crun", "runc", "tsrunc"]
 
       const plain = podman(["exec", name, "sh", "-c", "echo from exec; exit 5"]);
       expect([plain.status, plain.stdout]).toEqual([5, "from exec\n"]);
-      const stdin = run("env", [...env, "podman", ...global, "--runtime", TSRUNC, "exec", "--interactive", name, "cat"], 30_000, "stdin data\n");
+      const stdin = run("env", [...env, "podman", ...global, "--runtime", TSRUNC, "exec", "--interactive", name, "cat"], 30_000, "stdin data\n", dir);
       expect([stdin.status, stdin.stdout]).toEqual([0, "stdin data\n"]);
       const user = podman(["exec", "--user", "1", "--workdir", "/tmp", "--env", "X=y", name, "sh", "-c", "id -u; pwd; echo $X"]);
       expect(user.stdout).toBe("1\n/tmp\ny\n");
-      const tty = underPty(["env", ...env, "podman", ...global, "--runtime", TSRUNC, "exec", "--tty", "--interactive", name, "sh"], "tty; echo answer=$((6*7)); exit 4\n");
+      const tty = underPty(["env", ...env, "podman", ...global, "--runtime", TSRUNC, "exec", "--tty", "--interactive", name, "sh"], "tty; echo answer=$((6*7)); exit 4\n", dir);
       expect(tty.stdout).toMatch(/\/dev\/pts\/\d+/);
       expect(tty.stdout).toContain("answer=42");
       expect(tty.status).toBe(4);
@@ -460,6 +461,74 @@ runtime_supports_json = ["crun", "runc", "tsrunc"]
       expect(hog.status).toBe(137);
       expect(oomKills(mem.dir, mem.v2)).toBeGreaterThan(0);
       expect(inspect(name, "{{.State.Status}}")).toBe("running");
+    },
+    TEST_TIMEOUT,
+  );
+});
+
+// ------------------------------------------------------------------------------------------------
+
+const NOBODY = 65534;
+
+clientDescribe("podman 4.3 rootless: as an unprivileged user, tsrunc as root in podman's user namespace", missing("podman", "conmon", "setpriv"), () => {
+  let dir = "";
+  let env: string[] = [];
+  /** podman as uid 65534 with $HOME and $XDG_RUNTIME_DIR in the temp dir, and nothing else of ours. */
+  const podman = (args: string[], runtime = TSRUNC, timeout = 60_000) =>
+    run("setpriv", [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", "env", "-i", ...env, "podman", "--storage-driver", "vfs", "--runtime", runtime, ...args], timeout, "", dir);
+  const noWarnings = (s: string) => s.split("\n").filter((l) => !/level=(warning|error) msg="(.*not a shared mount|cannot find UID\/GID|Using rootless single mapping)/.test(l)).join("\n");
+
+  beforeAll(() => {
+    dir = realpathSync(mkdtempSync(join(tmpdir(), "tsrunc-podman-rootless-")));
+    // The user must reach the image, its home and its runtime directory, and tsrunc.
+    spawnSync("chmod", ["755", dir]);
+    for (const d of ["home", "run"]) {
+      mkdirSync(join(dir, d), { mode: 0o700 });
+      spawnSync("chown", [`${NOBODY}:${NOBODY}`, join(dir, d)]);
+    }
+    writeFileSync(join(dir, "containers.conf"), `[containers]\nnetns = "none"\n[engine]\nevents_logger = "file"\nruntime_supports_json = ["crun", "runc", "tsrunc"]\n`);
+    writeFileSync(join(dir, "registries.conf"), "");
+    env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", `HOME=${dir}/home`, `XDG_RUNTIME_DIR=${dir}/run`, `CONTAINERS_CONF=${dir}/containers.conf`, `CONTAINERS_REGISTRIES_CONF=${dir}/registries.conf`];
+    spawnSync("cp", [image(), join(dir, "image.tar")]);
+    spawnSync("chmod", ["644", join(dir, "image.tar")]);
+    const load = podman(["load", "-i", join(dir, "image.tar")], TSRUNC, 120_000);
+    if (load.status !== 0) throw new Error(`podman load: ${load.stderr}`);
+  }, HOOK_TIMEOUT);
+
+  afterAll(() => {
+    if (!dir) return;
+    podman(["rm", "--all", "--force", "--time", "0"]);
+    // podman keeps its user namespace open with a pause process.
+    const pause = join(dir, "run/libpod/tmp/pause.pid");
+    const pids = existsSync(pause) ? [Number(readFileSync(pause, "utf8"))] : [];
+    stopPids([...pids, ...pidsWith(dir)]);
+    expect(pidsWith(dir)).toEqual([]);
+    expect(mountsUnder(dir)).toEqual([]);
+    rmSync(dir, { recursive: true, force: true });
+  }, HOOK_TIMEOUT);
+
+  it(
+    "runs, execs with and without a tty, stops and removes, its state under $XDG_RUNTIME_DIR/tsrunc",
+    () => {
+      const r = podman(["run", "--rm", IMAGE, "sh", "-c", "echo hello; id -u; exit 3"]);
+      expect([r.status, r.stdout, noWarnings(r.stderr).trim()]).toEqual([3, "hello\n0\n", ""]);
+      const missingCmd = podman(["run", "--rm", IMAGE, "/nonexistent"]);
+      expect(missingCmd.status).toBe(127);
+      expect(noWarnings(missingCmd.stderr)).toContain('tsrunc create failed: unable to start container process: exec: "/nonexistent": stat /nonexistent: no such file or directory');
+
+      const started = podman(["run", "--detach", "--name", "task", IMAGE, "sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done"]);
+      expect(started.status).toBe(0);
+      const id = started.stdout.trim();
+      expect(existsSync(join(dir, "run/tsrunc", id, "state.json"))).toBe(true);
+      const plain = podman(["exec", "task", "sh", "-c", "echo from exec; exit 5"]);
+      expect([plain.status, plain.stdout]).toEqual([5, "from exec\n"]);
+      const tty = underPty(["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", "env", "-i", ...env, "podman", "--storage-driver", "vfs", "--runtime", TSRUNC, "exec", "--tty", "--interactive", "task", "sh"], "tty; echo answer=$((6*7)); exit 4\n", dir);
+      expect(tty.stdout).toContain("answer=42");
+      expect(tty.status).toBe(4);
+      expect(podman(["stop", "--time", "10", "task"]).status).toBe(0);
+      expect(podman(["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "task"]).stdout.trim()).toBe("exited 0");
+      expect(podman(["rm", "task"]).status).toBe(0);
+      expect(existsSync(join(dir, "run/tsrunc", id))).toBe(false);
     },
     TEST_TIMEOUT,
   );
