@@ -98,10 +98,21 @@ function memoryCgroup(path: string): { dir: string; v2: boolean } {
   return { dir: join("/sys/fs/cgroup", path), v2: true };
 }
 
-/** What an OOM kill left in a memory cgroup: memory.oom_control (v1) or memory.events (v2). */
-function oomKills(dir: string, v2: boolean): number {
-  const text = readFileSync(join(dir, v2 ? "memory.events" : "memory.oom_control"), "utf8");
-  return Number(/^oom_kill (\d+)$/m.exec(text)?.[1] ?? 0);
+/** The memory limit of a container's cgroup path, in bytes (memory.limit_in_bytes or memory.max). */
+function memoryLimit(path: string): number {
+  const mem = memoryCgroup(path);
+  return Number(readFileSync(join(mem.dir, mem.v2 ? "memory.max" : "memory.limit_in_bytes"), "utf8").trim());
+}
+
+/** A container limited to 32 MiB (its cgroup path) really is: `hog` runs busybox tail on /dev/zero
+ * in it (a line that never ends, kept in memory), which the kernel must OOM-kill there. */
+function expectMemoryLimitHolds(path: string, hog: () => Out): void {
+  expect(memoryLimit(path)).toBe(32 << 20);
+  expect(hog().status).toBe(137);
+  // memory.oom_control (v1) or memory.events (v2) count the kill.
+  const mem = memoryCgroup(path);
+  const text = readFileSync(join(mem.dir, mem.v2 ? "memory.events" : "memory.oom_control"), "utf8");
+  expect(Number(/^oom_kill (\d+)$/m.exec(text)?.[1] ?? 0)).toBeGreaterThan(0);
 }
 
 /** Cgroup directories of `path` still present in any hierarchy. */
@@ -117,6 +128,32 @@ function removeCgroup(path: string): void {
     try {
       rmdirSync(d);
     } catch {}
+}
+
+/** The end of a private instance: its daemon and whatever still names its temp dir (shims, conmon,
+ * a containerd) stopped, the cgroups it made removed, nothing mounted, the temp dir gone. */
+function tearDown(dir: string, pids: number[], cgroups: string[] = []): void {
+  stopPids([...pids, ...pidsWith(dir)]);
+  expect(pidsWith(dir)).toEqual([]);
+  for (const c of cgroups) {
+    removeCgroup(c);
+    expect(cgroupsLeft(c)).toEqual([]);
+  }
+  expect(mountsUnder(dir)).toEqual([]);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** A client's run of a command (its output, exit 3) and of a missing one with tsrunc and with runc:
+ * returns the two errors, which must read the same. */
+function runAndMissing(start: (name: string, runtime: "tsrunc" | "runc", args: string[]) => Out, missingStatus: number): [string, string] {
+  const r = start("run1", "tsrunc", ["--rm", IMAGE, "sh", "-c", "echo hello; echo to stderr >&2; exit 3"]);
+  expect([r.status, r.stdout, r.stderr]).toEqual([3, "hello\n", "to stderr\n"]);
+  const missingCmd = (runtime: "tsrunc" | "runc") => {
+    const m = start(`missing-${runtime}`, runtime, ["--rm", IMAGE, "/nonexistent"]);
+    expect(m.status).toBe(missingStatus);
+    return m.stderr.trim();
+  };
+  return [missingCmd("tsrunc"), missingCmd("runc")];
 }
 
 // The image every client runs, packed once per run.
@@ -206,14 +243,8 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.a
     }
   });
 
-  afterAll(() => {
-    // The shims outlive the daemon by design: each is ours (its command line names our socket).
-    const ours = [...(daemon?.pid ? [daemon.pid] : []), ...(sock ? pidsWith(sock) : [])];
-    stopPids(ours);
-    expect(pidsWith(dir)).toEqual([]);
-    expect(mountsUnder(dir)).toEqual([]);
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  }, HOOK_TIMEOUT);
+  // The shims outlive the daemon by design: each is ours (its command line names our socket).
+  afterAll(() => dir && tearDown(dir, daemon?.pid ? [daemon.pid] : []), HOOK_TIMEOUT);
 
   it(
     "runs a command to its output and exit code, fails a missing one in runc's words, makes a missing cwd",
@@ -291,12 +322,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.a
       for (const [name, runtime] of [["tsrunc", TSRUNC], ["runc", "runc"]] as const) {
         const id = `mem-${name}`;
         expect(ctrRun(runtime, id, ["-d", "--memory-limit", String(32 << 20)], ["sleep", "1000"]).status).toBe(0);
-        const mem = memoryCgroup(cg(id));
-        expect(readFileSync(join(mem.dir, mem.v2 ? "memory.max" : "memory.limit_in_bytes"), "utf8").trim()).toBe(String(32 << 20));
-        // busybox tail keeps a line that never ends in memory: it grows until the limit kills it.
-        const hog = ctr(["task", "exec", "--fifo-dir", join(dir, "fifo"), "--exec-id", "hog", id, "tail", "/dev/zero"], 60_000);
-        expect(hog.status).toBe(137);
-        expect(oomKills(mem.dir, mem.v2)).toBeGreaterThan(0);
+        expectMemoryLimitHolds(cg(id), () => ctr(["task", "exec", "--fifo-dir", join(dir, "fifo"), "--exec-id", "hog", id, "tail", "/dev/zero"]));
         expect(status(id)).toBe("RUNNING");
         const metrics = ctr(["task", "metrics", id]);
         expect(metrics.stdout).toMatch(new RegExp(`memory\\.(limit_in_bytes|max)\\s+${32 << 20}\\b`));
@@ -374,32 +400,20 @@ runtime_supports_json = ["crun", "runc", "tsrunc"]
   afterAll(() => {
     if (!dir) return;
     podman(["rm", "--all", "--force", "--time", "0"]);
-    // conmon exits with its container; anything still running from our dir is ours.
-    stopPids(pidsWith(dir));
     // podman puts every conmon of a cgroup parent in <parent>/conmon and never removes it.
-    removeCgroup(`${parent}/conmon`);
-    removeCgroup(parent);
-    expect(cgroupsLeft(parent)).toEqual([]);
-    expect(mountsUnder(dir)).toEqual([]);
-    rmSync(dir, { recursive: true, force: true });
+    tearDown(dir, [], [`${parent}/conmon`, parent]);
   }, HOOK_TIMEOUT);
 
   it(
     "runs a command to its output and exit code, fails a missing one as with runc, enters a cwd only root may",
     () => {
-      const r = podmanRun("run1", ["--rm", IMAGE, "sh", "-c", "echo hello; echo to stderr >&2; exit 3"]);
-      expect([r.status, r.stdout, r.stderr]).toEqual([3, "hello\n", "to stderr\n"]);
       // conmon reads the error from tsrunc's --log file (JSON) and podman maps it to exit 127.
-      const missingCmd = (runtime: string) => {
-        const m = podmanRun(`missing-${runtime === TSRUNC ? "tsrunc" : "runc"}`, ["--rm", IMAGE, "/nonexistent"], runtime);
-        expect(m.status).toBe(127);
-        return m.stderr.trim();
-      };
-      const ours = missingCmd(TSRUNC);
+      const runc = which("runc")!;
+      const [ours, theirs] = runAndMissing((name, rt, args) => podmanRun(name, args, rt === "tsrunc" ? TSRUNC : runc), 127);
       expect(ours).toBe(
         `Error: ${TSRUNC}: tsrunc create failed: unable to start container process: exec: "/nonexistent": stat /nonexistent: no such file or directory: OCI runtime attempted to invoke a command that was not found`,
       );
-      expect(ours).toBe(missingCmd(which("runc")!).replace(`${which("runc")}: runc`, `${TSRUNC}: tsrunc`));
+      expect(ours).toBe(theirs.replace(`${runc}: runc`, `${TSRUNC}: tsrunc`));
       // /root is 0700: uid 1 runs there because the runtime enters it before dropping root, as runc.
       const cwd = podmanRun("cwd", ["--rm", "--user", "1", "--workdir", "/root", IMAGE, "pwd"]);
       expect([cwd.status, cwd.stdout]).toEqual([0, "/root\n"]);
@@ -455,11 +469,7 @@ runtime_supports_json = ["crun", "runc", "tsrunc"]
     () => {
       const name = "mem";
       expect(podmanRun(name, ["--detach", "--memory", "32m", IMAGE, "sleep", "1000"]).status).toBe(0);
-      const mem = memoryCgroup(cgroupOf(name));
-      expect(readFileSync(join(mem.dir, mem.v2 ? "memory.max" : "memory.limit_in_bytes"), "utf8").trim()).toBe(String(32 << 20));
-      const hog = podman(["exec", name, "tail", "/dev/zero"]);
-      expect(hog.status).toBe(137);
-      expect(oomKills(mem.dir, mem.v2)).toBeGreaterThan(0);
+      expectMemoryLimitHolds(cgroupOf(name), () => podman(["exec", name, "tail", "/dev/zero"]));
       expect(inspect(name, "{{.State.Status}}")).toBe("running");
     },
     TEST_TIMEOUT,
@@ -500,11 +510,7 @@ clientDescribe("podman 4.3 rootless: as an unprivileged user, tsrunc as root in 
     podman(["rm", "--all", "--force", "--time", "0"]);
     // podman keeps its user namespace open with a pause process.
     const pause = join(dir, "run/libpod/tmp/pause.pid");
-    const pids = existsSync(pause) ? [Number(readFileSync(pause, "utf8"))] : [];
-    stopPids([...pids, ...pidsWith(dir)]);
-    expect(pidsWith(dir)).toEqual([]);
-    expect(mountsUnder(dir)).toEqual([]);
-    rmSync(dir, { recursive: true, force: true });
+    tearDown(dir, existsSync(pause) ? [Number(readFileSync(pause, "utf8"))] : []);
   }, HOOK_TIMEOUT);
 
   it(
@@ -586,30 +592,17 @@ clientDescribe("docker 20.10: dockerd and its containerd", missing("dockerd", "/
     if (!dir) return;
     docker(["rm", "--force", ...docker(["ps", "--all", "--quiet"]).stdout.split("\n").filter(Boolean)]);
     // dockerd stops its containerd; shims left over name our exec root.
-    stopPids([...(daemon?.pid ? [daemon.pid] : []), ...pidsWith(dir)]);
-    stopPids(pidsWith(dir));
-    expect(pidsWith(dir)).toEqual([]);
-    removeCgroup(parent);
-    expect(cgroupsLeft(parent)).toEqual([]);
-    expect(mountsUnder(dir)).toEqual([]);
-    rmSync(dir, { recursive: true, force: true });
+    tearDown(dir, daemon?.pid ? [daemon.pid] : [], [parent]);
   }, HOOK_TIMEOUT);
 
   it(
     "runs a command to its output and exit code, fails a missing one as with runc",
     () => {
-      const r = dockerRun("run1", ["--rm", IMAGE, "sh", "-c", "echo hello; echo to stderr >&2; exit 3"]);
-      expect([r.status, r.stdout, r.stderr]).toEqual([3, "hello\n", "to stderr\n"]);
-      const missingCmd = (runtime: string) => {
-        const m = dockerRun(`missing-${runtime}`, ["--rm", IMAGE, "/nonexistent"], runtime);
-        expect(m.status).toBe(127);
-        return m.stderr.trim();
-      };
-      const ours = missingCmd("tsrunc");
+      const [ours, theirs] = runAndMissing((name, rt, args) => dockerRun(name, args, rt), 127);
       expect(ours).toContain(
         'OCI runtime create failed: tsrunc create failed: unable to start container process: exec: "/nonexistent": stat /nonexistent: no such file or directory: unknown',
       );
-      expect(ours).toBe(missingCmd("runc").replace("runc create", "tsrunc create"));
+      expect(ours).toBe(theirs.replace("runc create", "tsrunc create"));
     },
     TEST_TIMEOUT,
   );
@@ -648,8 +641,7 @@ clientDescribe("docker 20.10: dockerd and its containerd", missing("dockerd", "/
 
       // update goes through the runtime's update --resources.
       expect(docker(["update", "--memory", "128m", "--memory-swap", "256m", "--pids-limit", "50", name]).status).toBe(0);
-      const mem = memoryCgroup(cgroup);
-      expect(readFileSync(join(mem.dir, mem.v2 ? "memory.max" : "memory.limit_in_bytes"), "utf8").trim()).toBe(String(128 << 20));
+      expect(memoryLimit(cgroup)).toBe(128 << 20);
       const pids = cgroupHierarchies().find((h) => existsSync(join(h, cgroup, "pids.max")));
       if (pids) expect(readFileSync(join(pids, cgroup, "pids.max"), "utf8").trim()).toBe("50");
 
@@ -671,11 +663,7 @@ clientDescribe("docker 20.10: dockerd and its containerd", missing("dockerd", "/
     () => {
       const name = "mem";
       expect(dockerRun(name, ["--detach", "--memory", "32m", IMAGE, "sleep", "1000"]).status).toBe(0);
-      const mem = memoryCgroup(`${parent}/${inspect(name, "{{.Id}}")}`);
-      expect(readFileSync(join(mem.dir, mem.v2 ? "memory.max" : "memory.limit_in_bytes"), "utf8").trim()).toBe(String(32 << 20));
-      const hog = docker(["exec", name, "tail", "/dev/zero"]);
-      expect(hog.status).toBe(137);
-      expect(oomKills(mem.dir, mem.v2)).toBeGreaterThan(0);
+      expectMemoryLimitHolds(`${parent}/${inspect(name, "{{.Id}}")}`, () => docker(["exec", name, "tail", "/dev/zero"]));
       expect(inspect(name, "{{.State.Status}}")).toBe("running");
     },
     TEST_TIMEOUT,
