@@ -6,6 +6,7 @@ import { existsSync, openSync, readFileSync, writeFileSync, constants as fsc } f
 import { join } from "node:path";
 import { type CgroupState, detectCgroupHost, loadCgroupManager } from "../cgroups/index.ts";
 import { primeCgroupAttach } from "./attach-primer.ts";
+import { mark } from "./timing.ts";
 import { checkConfig, formatErrors, parseConfigJson, type ValidationError } from "../spec/validate.ts";
 import type { Runtime } from "./container.ts";
 import { errnoMessage } from "./errno.ts";
@@ -139,6 +140,7 @@ export function subCgroupDirs(paths: Readonly<Record<string, string>>, subs: Rec
 /** The container to exec in: it exists and runs (or waits for `start`), and is not paused unless
  * asked (the process then waits, frozen, until the container is resumed). */
 export function execTarget(rt: Runtime, id: string, ignorePaused = false): ContainerState {
+  primeAttach();
   const state = rt.store.load(id);
   if (!state) throw new Error("container does not exist");
   const status = rt.statusOfState(id, state);
@@ -187,10 +189,14 @@ function checkLsm(p: Spec, log: Logger): void {
   }
 }
 
-/** Start the kernel's attach wait now, while the process is prepared (attach-primer.ts). */
+/** The process will be written into the container's cgroups: start the kernel's attach wait first
+ * thing, so that it passes while the process is prepared (attach-primer.ts). Not on a cgroup v2
+ * host, where the process is cloned into its cgroup and a pending attach would only hold up the
+ * clone. */
 function primeAttach(): void {
   try {
-    void primeCgroupAttach(detectCgroupHost());
+    const host = detectCgroupHost();
+    if (host.mode !== "unified") void primeCgroupAttach(host);
   } catch {}
 }
 
@@ -210,7 +216,6 @@ export function execInContainer(rt: Runtime, state: ContainerState, o: ExecOptio
     const cg = loadCgroupManager(state.cgroup);
     const v2 = cg.kind === "v2" && cg.mode === "unified" && (state.cgroup as CgroupState).driver === "cgroupfs";
     if (v2) intoCgroup = cg.paths[""];
-    else primeAttach();
     if (o.subCgroups && Object.keys(o.subCgroups).length) {
       const dirs = [...new Set(Object.values(subCgroupDirs(cg.paths, o.subCgroups)))];
       if (v2) intoCgroup = dirs[0];
@@ -253,6 +258,7 @@ export function execInContainer(rt: Runtime, state: ContainerState, o: ExecOptio
         noNewKeyring: state.noNewKeyring ?? false,
         warn: (m) => rt.log.warn(m),
       });
+      mark("exec: plan build");
       if (intoCgroup) {
         built.plan.intoCgroupFd = openSync(intoCgroup, fsc.O_RDONLY | fsc.O_DIRECTORY);
         toClose.push(built.plan.intoCgroupFd);

@@ -6,6 +6,7 @@ import { runtimeFor } from "./runtime.ts";
 import { closeHostConsole, openHostConsole, proxyTerminal, signalForwarder, type HostConsole } from "../io.ts";
 import { checkedProcessFromFlags, execInContainer, execTarget, loadProcessFile, parseSubCgroups } from "../../runtime/exec.ts";
 import { exitCode } from "../../runtime/initproc.ts";
+import { mark } from "../../runtime/timing.ts";
 
 const strs = (v: unknown): string[] | undefined => (Array.isArray(v) ? v.map(String) : undefined);
 const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
@@ -24,6 +25,7 @@ async function exec(ctx: CommandContext): Promise<number> {
   const f = ctx.flags;
   const [id, ...args] = ctx.args as [string, ...string[]];
   const state = execTarget(rt, id, f["ignore-paused"] === true);
+  mark("exec: container state");
   const processFile = str(f.process);
   if (!processFile && args.length === 0) throw new Error("process args cannot be empty");
   const proc = processFile
@@ -45,6 +47,7 @@ async function exec(ctx: CommandContext): Promise<number> {
         ctx.log,
       );
   const subCgroups = parseSubCgroups(strs(f.cgroup) ?? []);
+  mark("exec: process checked");
   const detach = f.detach === true;
   const consoleSocket = str(f["console-socket"]);
   // A terminal in the foreground needs the caller's: without one nothing is started (runc's words).
@@ -67,6 +70,7 @@ async function exec(ctx: CommandContext): Promise<number> {
     if (host) closeHostConsole(host);
     throw e;
   }
+  mark("exec: process started");
   if (!forwarder) {
     rt.native.close(execed.pidfd);
     return 0;
@@ -74,7 +78,9 @@ async function exec(ctx: CommandContext): Promise<number> {
   forwarder.target(execed.pidfd);
   const stopTty = execed.consoleMaster !== undefined && host ? proxyTerminal(rt.native, execed.consoleMaster, host) : async () => {};
   try {
-    return exitCode(await rt.native.waitPidfd(execed.pidfd));
+    const st = await rt.native.waitPidfd(execed.pidfd);
+    mark("exec: process exited");
+    return exitCode(st);
   } finally {
     forwarder.stop();
     await stopTty();
