@@ -401,6 +401,25 @@ fn close_impl(env: napi_env, a: &[napi_value; MAX_ARGS]) -> JsResult<napi_value>
 }
 js_fn!(close_fd, close_impl);
 
+/// poll(fd, events, timeoutMs) -> revents: one fd, 0 when the time ran out or a signal came first
+/// (EINTR); the caller keeps its own deadline.
+fn poll_impl(env: napi_env, a: &[napi_value; MAX_ARGS]) -> JsResult<napi_value> {
+    let fd = arg_i32(env, a[0], "fd")?;
+    let events = arg_i32(env, a[1], "events")?;
+    let timeout = arg_i32(env, a[2], "timeoutMs")?;
+    let mut pfd = libc::pollfd { fd, events: events as libc::c_short, revents: 0 };
+    let r = unsafe { libc::poll(&mut pfd, 1, timeout) };
+    if r < 0 {
+        let e = errno();
+        if e == libc::EINTR {
+            return Ok(int32(env, 0));
+        }
+        return Err(throw_errno(env, "poll", e));
+    }
+    Ok(int32(env, pfd.revents as i32))
+}
+js_fn!(poll_fd, poll_impl);
+
 /// mkfifo(path, mode): mknodat(AT_FDCWD, path, S_IFIFO|mode, 0).
 fn mkfifo_impl(env: napi_env, a: &[napi_value; MAX_ARGS]) -> JsResult<napi_value> {
     let path = arg_string(env, a[0], "path")?;
@@ -656,6 +675,7 @@ pub const FUNCTIONS: &[(&[u8], napi_callback)] = &[
     (b"setWinsize\0", set_winsize),
     (b"getWinsize\0", get_winsize),
     (b"close\0", close_fd),
+    (b"poll\0", poll_fd),
     (b"mkfifo\0", mkfifo),
     (b"setChildSubreaper\0", set_child_subreaper),
     (b"attachDeviceFilter\0", attach_device_filter),

@@ -298,6 +298,14 @@ export class FakeNative implements Native {
     this.closedFds.push(fd);
   }
 
+  /** poll(fd, …) returns this for these fds (default: every asked event, at once). */
+  pollResults = new Map<number, number>();
+
+  poll(fd: number, events: number, timeoutMs: number): number {
+    this.log("poll", [fd, events, timeoutMs]);
+    return this.pollResults.get(fd) ?? events;
+  }
+
   mkfifo(path: string, mode: number): void {
     this.log("mkfifo", [path, mode]);
     this.fifos.push({ path, mode });

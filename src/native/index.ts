@@ -24,6 +24,7 @@ interface RawAddon {
   setWinsize(fd: number, rows: number, cols: number): void;
   getWinsize(fd: number): [rows: number, cols: number];
   close(fd: number): void;
+  poll(fd: number, events: number, timeoutMs: number): number;
   mkfifo(path: string, mode: number): void;
   setChildSubreaper(on: boolean): void;
   attachDeviceFilter(cgroupDir: string, insns: Uint8Array, license: string): number;
@@ -108,6 +109,7 @@ export const native: Native = {
     return { rows, cols };
   },
   close: (fd) => addon().close(fd),
+  poll: (fd, events, timeoutMs) => addon().poll(fd, events, timeoutMs),
   mkfifo: (path, mode) => addon().mkfifo(path, mode),
   setChildSubreaper: (on) => addon().setChildSubreaper(on),
   attachDeviceFilter: (cgroupDir, insns, license) => addon().attachDeviceFilter(cgroupDir, insns, license),

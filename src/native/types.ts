@@ -193,6 +193,9 @@ export interface Native {
   setWinsize(fd: number, rows: number, cols: number): void;
   getWinsize(fd: number): { rows: number; cols: number };
   close(fd: number): void;
+  /** poll(2) on one fd: the revents (POLLIN 1, POLLOUT 4, POLLERR 8, POLLHUP 16), 0 when timeoutMs
+   * passed (or a signal interrupted the wait: the caller keeps the deadline). */
+  poll(fd: number, events: number, timeoutMs: number): number;
   /** mknod(path, S_IFIFO | mode): the exec fifo (the umask applies, as with mkfifo(3)). */
   mkfifo(path: string, mode: number): void;
   /** prctl(PR_SET_CHILD_SUBREAPER, on) */
