@@ -562,7 +562,7 @@ export function fdStream(fd: number, poll: PollFn): BusStream {
         if (!waitFor(POLLIN, deadline)) return null;
         try {
           const n = readSync(fd, chunk, 0, chunk.length, null);
-          return chunk.slice(0, n);
+          return new Uint8Array(chunk.subarray(0, n)); // a copy: chunk is reused
         } catch (err) {
           const code = errnoCode(err);
           if (code !== "EAGAIN" && code !== "EINTR") throw err;
