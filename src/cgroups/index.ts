@@ -5,18 +5,23 @@
 //   … later, in another process:
 //   const cg = loadCgroupManager(state.cgroup); cg.killAll(); …wait for the processes… cg.destroy();
 
-import { isAbsolute } from "node:path";
-import { type CgroupHost, type DetectOptions, detectCgroupHost, findV1Hierarchy, isSystemdRunning } from "./detect.ts";
+import { isAbsolute, posix } from "node:path";
+import { type CgroupHost, type DetectOptions, detectCgroupHost, findV1Hierarchy, isSystemdRunning, parseProcCgroup } from "./detect.ts";
 import { CgroupError } from "./errors.ts";
-import { nodeCgroupFs } from "./fsops.ts";
+import { type CgroupFs, nodeCgroupFs } from "./fsops.ts";
 import {
   innerCgroupPath,
   parseSystemdCgroupsPath,
   resolveV1Paths,
   resolveV2Path,
   type SystemdCgroupConfig,
+  systemdCgroupPath,
   systemdUnitName,
+  V1_SUBSYSTEMS,
 } from "./paths.ts";
+import { SystemdManager } from "./systemd/manager.ts";
+import { annotationProperties } from "./systemd/properties.ts";
+import type { SystemdBusOptions } from "./systemd/systemd1.ts";
 import type { CgroupManager, CgroupState, LinuxResources, V2DeviceFilter } from "./types.ts";
 import { V1Manager } from "./v1.ts";
 import { V2Manager } from "./v2.ts";
@@ -56,6 +61,9 @@ export { type BpfInsn, type DeviceFilterProgram, deviceFilterProgram, encodeInsn
 export { stringifyJSON } from "./stats.ts";
 export { V1Manager } from "./v1.ts";
 export { V2Manager } from "./v2.ts";
+export { SystemdManager } from "./systemd/manager.ts";
+export type { SystemdBusOptions } from "./systemd/systemd1.ts";
+export { type BusStream, type PollFn, fdStream } from "./systemd/dbus.ts";
 
 export interface CgroupManagerOptions extends DetectOptions {
   containerId: string;
@@ -76,6 +84,14 @@ export interface CgroupManagerOptions extends DetectOptions {
   deviceFilter?: V2DeviceFilter;
   /** Where sd_booted(3) looks (default /run/systemd/system). */
   systemdRunDir?: string;
+  /** How the systemd driver reaches systemd (the runtime connects sockets with its addon). */
+  systemdBus?: SystemdBusOptions;
+  /** The container's annotations: the systemd driver takes org.systemd.property.* from them. */
+  annotations?: Record<string, string>;
+  /** Effective uid (default process.geteuid()): the systemd driver is for root only. */
+  euid?: number;
+  /** Where warnings go (runc logs them): device rules systemd can't express, a unit that didn't stop cleanly. */
+  warn?: (msg: string) => void;
 }
 
 /** The manager for a new container: paths resolved, nothing created yet. */
@@ -103,36 +119,110 @@ export function newCgroupManager(opts: CgroupManagerOptions): CgroupManager {
   });
 }
 
-export type LoadOptions = Pick<CgroupManagerOptions, "fs" | "hugePagesDir" | "deviceFilter" | "skipDevices">;
+export type LoadOptions = Pick<CgroupManagerOptions, "fs" | "hugePagesDir" | "deviceFilter" | "skipDevices" | "systemdBus" | "warn">;
 
 /** The manager of an existing container, from what toState() returned (possibly in another process). */
 export function loadCgroupManager(state: CgroupState, opts: LoadOptions = {}): CgroupManager {
-  if (!state || state.version !== 1 || state.driver !== "cgroupfs") {
+  if (!state || state.version !== 1 || (state.driver !== "cgroupfs" && state.driver !== "systemd")) {
     throw new CgroupError(`unsupported cgroup state ${JSON.stringify(state)?.slice(0, 200)}`);
   }
   for (const p of [...Object.values(state.paths), ...Object.values(state.mountpoints ?? {}), ...state.created]) {
     if (typeof p !== "string" || !isAbsolute(p)) throw new CgroupError(`invalid path ${JSON.stringify(p)} in cgroup state`);
   }
-  const io = { fs: opts.fs, hugePagesDir: opts.hugePagesDir, existing: true };
+  if (state.driver === "cgroupfs") return fsManagerOf(state, { ...opts, existing: true });
+  const unit = state.unit;
+  if (typeof unit !== "string" || !/^[^/\0]+\.(scope|slice)$/.test(unit)) {
+    throw new CgroupError(`invalid systemd unit ${JSON.stringify(unit)} in cgroup state`);
+  }
+  return new SystemdManager(fsManagerOf(state, { ...opts, existing: true }), { name: unit, containerId: "", slice: "", extra: [] }, {
+    bus: opts.systemdBus,
+    fs: opts.fs ?? nodeCgroupFs,
+    existing: true,
+    skipDevices: opts.skipDevices,
+    warn: opts.warn,
+  });
+}
+
+/** The v1 or v2 manager of the directories a state names. With the systemd driver, the unit's
+ * directories count as made by us: what systemd leaves there after StopUnit is ours to remove. */
+function fsManagerOf(
+  state: CgroupState,
+  opts: LoadOptions & Pick<CgroupManagerOptions, "resources"> & { existing: boolean },
+): V1Manager | V2Manager {
+  const created = state.driver === "systemd" ? Object.values(state.paths) : state.created;
+  const io = { fs: opts.fs, hugePagesDir: opts.hugePagesDir, existing: opts.existing, resources: opts.resources };
   if (state.kind === "v2") {
     const dir = state.paths[""];
     if (!dir) throw new CgroupError("cgroup state of kind v2 has no path");
-    return new V2Manager(state.root, dir, state.created, { ...io, deviceFilter: opts.deviceFilter });
+    return new V2Manager(state.root, dir, created, { ...io, deviceFilter: opts.deviceFilter });
   }
   if (state.mode !== "legacy" && state.mode !== "hybrid") throw new CgroupError(`cgroup state of kind v1 with mode ${state.mode}`);
-  return new V1Manager(state.mode, state.root, { ...state.paths }, { ...state.mountpoints }, state.created, {
+  return new V1Manager(state.mode, state.root, { ...state.paths }, { ...state.mountpoints }, created, {
     ...io,
     skipDevices: opts.skipDevices,
   });
 }
 
-/** The systemd driver: the cgroup is a transient unit made over D-Bus. The D-Bus part is not written
- * yet; this checks what can be checked now so callers get runc's errors. */
+/** The systemd driver: the cgroup is a transient unit made over D-Bus (systemd/manager.ts), its
+ * files handled by the cgroupfs manager of the directories systemd makes. */
 function newSystemdManager(config: SystemdCgroupConfig, opts: CgroupManagerOptions): CgroupManager {
-  if (!isSystemdRunning(opts.fs ?? nodeCgroupFs, opts.systemdRunDir)) {
+  const fs = opts.fs ?? nodeCgroupFs;
+  if (!isSystemdRunning(fs, opts.systemdRunDir)) {
     throw new CgroupError("systemd cgroup driver requested but systemd is not running");
   }
-  throw new CgroupError(
-    `systemd cgroup driver is not supported yet (unit ${systemdUnitName(config)}); run without --systemd-cgroup to use the cgroupfs driver`,
-  );
+  if ((opts.euid ?? process.geteuid?.() ?? 0) !== 0) {
+    // runc talks to the user's own systemd instance over the session bus there: not done here.
+    throw new CgroupError("the systemd cgroup driver is not supported for rootless containers; run without --systemd-cgroup");
+  }
+  const host = opts.host ?? detectCgroupHost(opts);
+  const unit = {
+    name: systemdUnitName(config),
+    containerId: config.name,
+    slice: config.parent || "system.slice",
+    extra: annotationProperties(opts.annotations),
+  };
+  const rel = systemdCgroupPath(config);
+  let state: CgroupState;
+  if (host.mode === "unified") {
+    const dir = posix.join(host.unified!.mountpoint, rel);
+    state = { version: 1, driver: "systemd", unit: unit.name, kind: "v2", mode: "unified", root: host.unified!.mountpoint, paths: { "": dir }, mountpoints: { "": host.unified!.mountpoint }, created: [] };
+  } else {
+    // v1: below the cgroup of systemd itself (pid 1) in each hierarchy, as runc's legacy manager.
+    const init = pid1Cgroups(fs);
+    const paths: Record<string, string> = {};
+    const mountpoints: Record<string, string> = {};
+    for (const s of V1_SUBSYSTEMS) {
+      const h = findV1Hierarchy(host, s);
+      if (!h) continue;
+      paths[s] = posix.join(h.mountpoint, initPrefix(init.get(s)), rel);
+      mountpoints[s] = h.mountpoint;
+    }
+    if (host.mode === "hybrid" && host.unified) {
+      paths[""] = posix.join(host.unified.mountpoint, initPrefix(init.get("")), rel);
+      mountpoints[""] = host.unified.mountpoint;
+    }
+    state = { version: 1, driver: "systemd", unit: unit.name, kind: "v1", mode: host.mode, root: host.root, paths, mountpoints, created: [] };
+  }
+  return new SystemdManager(fsManagerOf(state, { ...opts, existing: false }), unit, {
+    bus: opts.systemdBus,
+    fs,
+    existing: false,
+    skipDevices: opts.skipDevices,
+    warn: opts.warn,
+  });
+}
+
+/** /proc/1/cgroup; empty when it can't be read. */
+function pid1Cgroups(fs: CgroupFs): Map<string, string> {
+  try {
+    return parseProcCgroup(fs.read("/proc/1/cgroup"));
+  } catch {
+    return new Map();
+  }
+}
+
+/** systemd 226+ runs in init.scope: its units hang beside that, from the parent. */
+function initPrefix(cgroup: string | undefined): string {
+  const p = posix.normalize(cgroup || "/");
+  return p.endsWith("/init.scope") ? posix.dirname(p) : p;
 }

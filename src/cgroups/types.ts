@@ -108,7 +108,10 @@ export type FreezerState = "frozen" | "thawed" | "undefined";
 /** What `toState()` returns and `loadCgroupManager()` takes back: plain JSON. */
 export interface CgroupState {
   version: 1;
-  driver: "cgroupfs";
+  /** "systemd": the cgroup is the transient unit `unit` (--systemd-cgroup); the paths are its
+   * directories, written directly as with "cgroupfs". */
+  driver: "cgroupfs" | "systemd";
+  unit?: string;
   /** v1 (legacy and hybrid) or v2 (unified). */
   kind: "v1" | "v2";
   mode: CgroupMode;
