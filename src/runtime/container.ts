@@ -5,7 +5,7 @@ import type { Native } from "../native/types.ts";
 import { native as realNative } from "../native/index.ts";
 import { processStartTime, StateStore, statusOf, type ContainerState, type Status } from "./state.ts";
 import { silentLogger, type Logger } from "./log.ts";
-import { loadCgroupManager, newCgroupManager } from "../cgroups/index.ts";
+import { fdStream, loadCgroupManager, newCgroupManager } from "../cgroups/index.ts";
 import { parseSignal } from "./linux.ts";
 import { exeOf, waitForExec } from "./initproc.ts";
 import { hasHooks } from "./hook-config.ts";
@@ -76,8 +76,13 @@ export class Runtime {
   }
 
   /** What a cgroup manager that writes resources needs from the runtime: the v2 device filter
-   * (eBPF through the addon, loaded only when a v2 manager sets device rules). */
-  readonly cgroupOptions = { deviceFilter: nativeDeviceFilter(() => this.native, (m) => this.log.warn(m)) };
+   * (eBPF through the addon, loaded only when a v2 manager sets device rules), and for the systemd
+   * driver a way to systemd's sockets (connected and polled by the addon). */
+  readonly cgroupOptions = {
+    deviceFilter: nativeDeviceFilter(() => this.native, (m) => this.log.warn(m)),
+    systemdBus: { openUnix: (path: string) => fdStream(this.native.connectUnix(path), (fd, ev, ms) => this.native.poll(fd, ev, ms)) },
+    warn: (m: string) => this.log.warn(m),
+  };
 
   /** The addon itself loads on first use: commands like `state` or `list` never pay for it. */
   get native(): Native {
@@ -293,7 +298,7 @@ export class Runtime {
   /** Remove everything the container had: its processes, cgroups and state. */
   async destroy(state: ContainerState): Promise<void> {
     if (state.cgroup) {
-      const cg = loadCgroupManager(state.cgroup);
+      const cg = loadCgroupManager(state.cgroup, this.cgroupOptions);
       const killAll = () => {
         try {
           cg.killAll(9);

@@ -285,6 +285,7 @@ export class Creator {
         containerId: id,
         cgroupsPath: spec.linux?.cgroupsPath,
         systemd: state.systemdCgroup,
+        annotations: spec.annotations,
         host: this.host,
         resources: effectiveResources(spec),
         ...this.rt.cgroupOptions,

@@ -14,7 +14,7 @@ export function features(): Record<string, unknown> {
     linux: {
       namespaces: ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
       capabilities: [...CAPABILITIES],
-      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false },
+      cgroup: { v1: true, v2: true, systemd: true, systemdUser: false },
       seccomp: {
         enabled: true,
         actions: [...SECCOMP_ACTIONS],
