@@ -99,24 +99,16 @@ export function newCgroupManager(opts: CgroupManagerOptions): CgroupManager {
   if (opts.systemd) return newSystemdManager(parseSystemdCgroupsPath(opts.cgroupsPath, opts.containerId), opts);
   const host = opts.host ?? detectCgroupHost(opts);
   const inner = innerCgroupPath(opts.cgroupsPath, opts.containerId);
-  const io = { fs: opts.fs, hugePagesDir: opts.hugePagesDir };
-  if (host.mode === "unified") {
-    return new V2Manager(host.unified!.mountpoint, resolveV2Path(host, inner), [], {
-      ...io,
-      resources: opts.resources,
-      deviceFilter: opts.deviceFilter,
-    });
-  }
-  const paths = resolveV1Paths(host, inner);
+  const paths = host.mode === "unified" ? { "": resolveV2Path(host, inner) } : resolveV1Paths(host, inner);
+  return fsManagerOf(newState(host, paths, { driver: "cgroupfs" }), { ...opts, existing: false });
+}
+
+/** The state of a manager not created yet: `paths` in the host's hierarchies. */
+function newState(host: CgroupHost, paths: Record<string, string>, driver: Pick<CgroupState, "driver" | "unit">): CgroupState {
   const mountpoints: Record<string, string> = {};
-  for (const s of Object.keys(paths)) {
-    mountpoints[s] = s === "" ? host.unified!.mountpoint : findV1Hierarchy(host, s)!.mountpoint;
-  }
-  return new V1Manager(host.mode, host.root, paths, mountpoints, [], {
-    ...io,
-    resources: opts.resources,
-    skipDevices: opts.skipDevices,
-  });
+  for (const s of Object.keys(paths)) mountpoints[s] = s === "" ? host.unified!.mountpoint : findV1Hierarchy(host, s)!.mountpoint;
+  const unified = host.mode === "unified";
+  return { version: 1, ...driver, kind: unified ? "v2" : "v1", mode: host.mode, root: unified ? host.unified!.mountpoint : host.root, paths, mountpoints, created: [] };
 }
 
 export type LoadOptions = Pick<CgroupManagerOptions, "fs" | "hugePagesDir" | "deviceFilter" | "skipDevices" | "systemdBus" | "warn">;
@@ -182,27 +174,19 @@ function newSystemdManager(config: SystemdCgroupConfig, opts: CgroupManagerOptio
     extra: annotationProperties(opts.annotations),
   };
   const rel = systemdCgroupPath(config);
-  let state: CgroupState;
+  const paths: Record<string, string> = {};
   if (host.mode === "unified") {
-    const dir = posix.join(host.unified!.mountpoint, rel);
-    state = { version: 1, driver: "systemd", unit: unit.name, kind: "v2", mode: "unified", root: host.unified!.mountpoint, paths: { "": dir }, mountpoints: { "": host.unified!.mountpoint }, created: [] };
+    paths[""] = posix.join(host.unified!.mountpoint, rel);
   } else {
     // v1: below the cgroup of systemd itself (pid 1) in each hierarchy, as runc's legacy manager.
     const init = pid1Cgroups(fs);
-    const paths: Record<string, string> = {};
-    const mountpoints: Record<string, string> = {};
     for (const s of V1_SUBSYSTEMS) {
       const h = findV1Hierarchy(host, s);
-      if (!h) continue;
-      paths[s] = posix.join(h.mountpoint, initPrefix(init.get(s)), rel);
-      mountpoints[s] = h.mountpoint;
+      if (h) paths[s] = posix.join(h.mountpoint, initPrefix(init.get(s)), rel);
     }
-    if (host.mode === "hybrid" && host.unified) {
-      paths[""] = posix.join(host.unified.mountpoint, initPrefix(init.get("")), rel);
-      mountpoints[""] = host.unified.mountpoint;
-    }
-    state = { version: 1, driver: "systemd", unit: unit.name, kind: "v1", mode: host.mode, root: host.root, paths, mountpoints, created: [] };
+    if (host.mode === "hybrid" && host.unified) paths[""] = posix.join(host.unified.mountpoint, initPrefix(init.get("")), rel);
   }
+  const state = newState(host, paths, { driver: "systemd", unit: unit.name });
   return new SystemdManager(fsManagerOf(state, { ...opts, existing: false }), unit, {
     bus: opts.systemdBus,
     fs,

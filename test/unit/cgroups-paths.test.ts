@@ -135,14 +135,16 @@ describe("systemd driver paths", () => {
     expect(systemdUnitName({ parent: "", scopePrefix: "p", name: "my.slice" })).toBe("my.slice");
   });
 
-  it("says clearly that systemd is not running, and that the driver is not there yet when it is", () => {
+  it("says clearly that systemd is not running; when it is, the manager names the unit (and refuses rootless)", () => {
     const dir = mkdtempSync(join(tmpdir(), "tsrunc-sd-"));
     try {
       const opts = { containerId: "c1", systemd: true, systemdRunDir: join(dir, "system") };
       expect(() => newCgroupManager(opts)).toThrow("cgroup: systemd cgroup driver requested but systemd is not running");
       expect(() => newCgroupManager({ ...opts, cgroupsPath: "nocolons" })).toThrow(/slice:prefix:name/);
       mkdirSync(join(dir, "system"));
-      expect(() => newCgroupManager(opts)).toThrow(/systemd cgroup driver is not supported yet \(unit runc-c1.scope\)/);
+      // Nothing is asked of systemd before apply(): no bus is needed to make the manager.
+      expect(newCgroupManager({ ...opts, euid: 0 }).toState()).toMatchObject({ driver: "systemd", unit: "runc-c1.scope" });
+      expect(() => newCgroupManager({ ...opts, euid: 1000 })).toThrow(/systemd cgroup driver is not supported for rootless containers/);
     } finally {
       rmSync(dir, { recursive: true });
     }

@@ -87,20 +87,9 @@ export function annotationProperties(annotations: Record<string, string> | undef
 
 function secToUSec(v: Variant): Variant {
   const M = 1_000_000n;
-  switch (v.signature) {
-    case "y":
-    case "n":
-    case "q":
-    case "i":
-    case "u":
-    case "x":
-    case "t":
-      return new Variant("t", u64(toBig(v.value as number | bigint) * M));
-    case "d":
-      return new Variant("t", u64(BigInt(Math.trunc((v.value as number) * 1e6))));
-    default:
-      throw new Error("not a number");
-  }
+  if (v.signature.length === 1 && "ynqiuxt".includes(v.signature)) return new Variant("t", u64(toBig(v.value as number | bigint) * M));
+  if (v.signature === "d") return new Variant("t", u64(BigInt(Math.trunc((v.value as number) * 1e6))));
+  throw new Error("not a number");
 }
 
 const TYPE_KEYWORDS: Record<string, string> = {
