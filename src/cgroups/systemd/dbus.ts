@@ -53,7 +53,7 @@ const ALIGN: Record<string, number> = { y: 1, b: 4, n: 2, q: 2, i: 4, u: 4, x: 8
 const MAX_DEPTH = 32;
 
 /** Index just past the complete type that starts at `i`. */
-function typeEnd(sig: string, i: number, depth = 0, inArray = false): number {
+function typeEnd(sig: string, i: number, depth = 0): number {
   if (depth > MAX_DEPTH * 2) throw new DbusProtocolError(`signature ${JSON.stringify(sig)} nests too deeply`);
   const c = sig[i];
   if (c === undefined) throw new DbusProtocolError(`signature ${JSON.stringify(sig)} ends inside a type`);
@@ -66,7 +66,7 @@ function typeEnd(sig: string, i: number, depth = 0, inArray = false): number {
       if (sig[valEnd] !== "}") throw new DbusProtocolError(`dict entry in ${JSON.stringify(sig)} must have one key and one value`);
       return valEnd + 1;
     }
-    return typeEnd(sig, i + 1, depth + 1, true);
+    return typeEnd(sig, i + 1, depth + 1);
   }
   if (c === "(") {
     let j = i + 1;
@@ -74,7 +74,6 @@ function typeEnd(sig: string, i: number, depth = 0, inArray = false): number {
     while (sig[j] !== ")") j = typeEnd(sig, j, depth + 1);
     return j + 1;
   }
-  void inArray;
   throw new DbusProtocolError(`unexpected ${JSON.stringify(c)} in signature ${JSON.stringify(sig)}`);
 }
 
@@ -421,8 +420,6 @@ export const METHOD_CALL = 1;
 export const METHOD_RETURN = 2;
 export const ERROR = 3;
 export const SIGNAL = 4;
-/** Header flag: the caller does not want a reply. */
-export const NO_REPLY_EXPECTED = 1;
 
 export interface Message {
   type: number;
