@@ -531,25 +531,30 @@ export type PollFn = (fd: number, events: number, timeoutMs: number) => number;
 /** A BusStream over a connected socket fd; `poll` bounds every wait. The fd is closed by close(). */
 export function fdStream(fd: number, poll: PollFn): BusStream {
   const chunk = Buffer.alloc(64 * 1024);
+  // At least one poll, even when the time is up: what is there already is still taken.
   const waitFor = (events: number, deadline: number): boolean => {
     for (;;) {
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
+      const left = Math.max(0, deadline - Date.now());
       if (poll(fd, events, Math.min(left, 0x7fff_ffff)) !== 0) return true;
+      if (left === 0) return false;
     }
+  };
+  const again = (err: unknown, deadline: number): boolean => {
+    const code = errnoCode(err);
+    if (code !== "EAGAIN" && code !== "EINTR") throw err;
+    return Date.now() < deadline;
   };
   return {
     write(data) {
       let off = 0;
       const deadline = Date.now() + 30_000;
       while (off < data.length) {
+        // Room first: a peer that stopped reading must not block us in write(2) for ever.
+        if (!waitFor(POLLOUT, deadline)) throw new DbusTimeoutError("timed out writing to the bus");
         try {
           off += writeSync(fd, data, off, data.length - off);
         } catch (err) {
-          const code = errnoCode(err);
-          if (code === "EINTR") continue;
-          if (code !== "EAGAIN") throw err;
-          if (!waitFor(POLLOUT, deadline)) throw new DbusTimeoutError("timed out writing to the bus");
+          if (!again(err, deadline)) throw new DbusTimeoutError("timed out writing to the bus");
         }
       }
     },
@@ -561,8 +566,7 @@ export function fdStream(fd: number, poll: PollFn): BusStream {
           const n = readSync(fd, chunk, 0, chunk.length, null);
           return new Uint8Array(chunk.subarray(0, n)); // a copy: chunk is reused
         } catch (err) {
-          const code = errnoCode(err);
-          if (code !== "EAGAIN" && code !== "EINTR") throw err;
+          if (!again(err, deadline)) return null;
         }
       }
     },
