@@ -93,77 +93,50 @@ const OBJECT_PATH = /^\/$|^(\/[A-Za-z0-9_]+)+$/;
 
 // ---- marshalling -------------------------------------------------------------------------------
 
+/** Bytes of a message being written; offsets count from the message's (or body's) start. */
 class Writer {
-  private buf = new Uint8Array(256);
-  private view = new DataView(this.buf.buffer);
-  len = 0;
+  private readonly out: number[] = [];
+  private readonly scratch = new DataView(new ArrayBuffer(8));
 
-  private room(n: number): void {
-    if (this.len + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.len + n) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.len));
-    this.buf = next;
-    this.view = new DataView(next.buffer);
+  get len(): number {
+    return this.out.length;
   }
 
   align(n: number): void {
-    const pad = (n - (this.len % n)) % n;
-    this.room(pad);
-    this.buf.fill(0, this.len, this.len + pad);
-    this.len += pad;
+    while (this.out.length % n) this.out.push(0);
   }
 
   bytes(b: Uint8Array): void {
-    this.room(b.length);
-    this.buf.set(b, this.len);
-    this.len += b.length;
+    for (const x of b) this.out.push(x);
   }
 
   u8(v: number): void {
-    this.room(1);
-    this.buf[this.len++] = v;
+    this.out.push(v);
   }
 
+  /** Overwrites a u32 written before (an array's length, known once its elements are). */
   u32At(at: number, v: number): void {
-    this.view.setUint32(at, v, true);
+    this.scratch.setUint32(0, v, true);
+    for (let i = 0; i < 4; i++) this.out[at + i] = this.scratch.getUint8(i);
   }
 
   /** A fixed-size number, aligned to its size. */
   num(kind: "n" | "q" | "i" | "u" | "x" | "t" | "d", v: number | bigint): void {
     const size = ALIGN[kind]!;
+    const d = this.scratch;
+    if (kind === "n") d.setInt16(0, v as number, true);
+    else if (kind === "q") d.setUint16(0, v as number, true);
+    else if (kind === "i") d.setInt32(0, v as number, true);
+    else if (kind === "u") d.setUint32(0, v as number, true);
+    else if (kind === "x") d.setBigInt64(0, v as bigint, true);
+    else if (kind === "t") d.setBigUint64(0, v as bigint, true);
+    else d.setFloat64(0, v as number, true);
     this.align(size);
-    this.room(size);
-    const at = this.len;
-    switch (kind) {
-      case "n":
-        this.view.setInt16(at, v as number, true);
-        break;
-      case "q":
-        this.view.setUint16(at, v as number, true);
-        break;
-      case "i":
-        this.view.setInt32(at, v as number, true);
-        break;
-      case "u":
-        this.view.setUint32(at, v as number, true);
-        break;
-      case "x":
-        this.view.setBigInt64(at, v as bigint, true);
-        break;
-      case "t":
-        this.view.setBigUint64(at, v as bigint, true);
-        break;
-      case "d":
-        this.view.setFloat64(at, v as number, true);
-        break;
-    }
-    this.len += size;
+    for (let i = 0; i < size; i++) this.out.push(d.getUint8(i));
   }
 
   result(): Uint8Array {
-    return this.buf.slice(0, this.len);
+    return Uint8Array.from(this.out);
   }
 }
 
