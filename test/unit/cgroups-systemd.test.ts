@@ -666,6 +666,7 @@ describe("systemd cgroup driver with a fake systemd", () => {
       asObj(startProperties({ containerId: "c1", unitName: "runc-c1.scope", slice: "system.slice", pid: 4321, kind: "v2", extra: [] })),
     );
     expect(start.body![3]).toEqual([]);
+    expect(f.closed).toBe(false); // kept for the set() that follows
     expect(cg.paths).toEqual({ "": dir });
     expect(k.file(join(dir, "cgroup.procs"))).toContain("4321");
     // Controllers enabled down to the unit's parent, as runc's CreateCgroupPath does.
@@ -682,6 +683,7 @@ describe("systemd cgroup driver with a fake systemd", () => {
     ]);
     expect(k.file(join(dir, "memory.max"))).toBe("16777216");
     expect(k.file(join(dir, "pids.max"))).toBe("9");
+    expect(f.closed).toBe(true); // no connection left behind for a runtime that stays
 
     const state = JSON.parse(JSON.stringify(cg.toState()));
     expect(state).toMatchObject({ version: 1, driver: "systemd", unit: "runc-c1.scope", kind: "v2", paths: { "": dir } });
@@ -692,6 +694,7 @@ describe("systemd cgroup driver with a fake systemd", () => {
     expect(loaded.kind).toBe("v2");
     loaded.destroy();
     expect(members(f)).toEqual(["Subscribe", "StopUnit", "ResetFailedUnit"]);
+    expect(f.closed).toBe(true);
     expect(f.units.size).toBe(0);
     expect(fs.existsSync(dir)).toBe(false);
   });

@@ -60,9 +60,15 @@ export class SystemdManager implements CgroupManager {
 
   private systemd(): SystemdClient {
     if (!this.opts.bus) throw new CgroupError(`no way to reach systemd was given to manage unit ${this.unit.name}`);
-    // Kept for the manager's life (create's apply and set share it); the fd is close-on-exec.
+    // apply() keeps it for the set() that follows in create; set() and destroy() close it, so a
+    // runtime that stays (run in the foreground) doesn't sit on a subscription it never reads.
     this.client ??= SystemdClient.connect(this.opts.bus);
     return this.client;
+  }
+
+  private disconnect(): void {
+    this.client?.close();
+    this.client = undefined;
   }
 
   /** Nothing to make yet: systemd creates the cgroup when the unit starts, with the pid (apply). */
@@ -76,6 +82,7 @@ export class SystemdManager implements CgroupManager {
           startProperties({ containerId: this.unit.containerId, unitName: this.unit.name, slice: this.unit.slice, pid, kind: this.kind, extra: this.unit.extra }),
         );
       } catch (err) {
+        this.disconnect();
         throw new CgroupError(`unable to start unit ${JSON.stringify(this.unit.name)}: ${(err as Error).message.replace(/^cgroup: /, "")}`, {
           cause: err,
         });
@@ -88,6 +95,16 @@ export class SystemdManager implements CgroupManager {
   }
 
   set(r: LinuxResources): void {
+    try {
+      this.setUnit(r);
+    } finally {
+      this.disconnect();
+    }
+    this.fsm.set(r);
+  }
+
+  /** The unit properties the resources map to. */
+  private setUnit(r: LinuxResources): void {
     const props = resourceProperties(r, this.kind, {
       systemdVersion: this.systemd().systemdVersion(),
       fs: this.opts.fs,
@@ -115,7 +132,6 @@ export class SystemdManager implements CgroupManager {
         if (frozen) this.thaw();
       }
     }
-    this.fsm.set(r);
   }
 
   freeze(): void {
@@ -150,7 +166,12 @@ export class SystemdManager implements CgroupManager {
    * that was never started here is not ours: it may be another container's of the same name. */
   destroy(): void {
     if (!this.owned) return;
-    const warning = this.systemd().stopUnit(this.unit.name);
+    let warning: string | undefined;
+    try {
+      warning = this.systemd().stopUnit(this.unit.name);
+    } finally {
+      this.disconnect();
+    }
     if (warning) this.opts.warn?.(warning);
     this.fsm.destroy();
   }
