@@ -21,6 +21,19 @@ function nobodysDir(name: string): string {
   return d;
 }
 
+/** A bundle and a state directory nobody owns; the bundle's config is `spec --rootless`'s running `args`. */
+function rootlessBundle(name: string, args: string[], edit?: (config: any) => void): { bundle: string; state: string } {
+  const bundle = nobodysDir(`${name}-bundle`);
+  const state = nobodysDir(`${name}-state`);
+  const config = rootlessSpec(NOBODY, NOBODY);
+  config.root.path = ROOTFS;
+  config.process.terminal = false;
+  config.process.args = args;
+  edit?.(config);
+  writeFileSync(join(bundle, "config.json"), JSON.stringify(config));
+  return { bundle, state };
+}
+
 /** Run a runtime as nobody. detached: its output is dropped, as a detached container inherits it
  * and a pipe would keep spawnSync waiting until the container exits. */
 function asNobody(args: string[], cwd: string, runtime = TSRUNC, detached = false): { status: number | null; stdout: string; stderr: string } {
@@ -61,13 +74,7 @@ describe.skipIf(!isRoot || !haveBinary)("rootless", () => {
     if (!existsSync(join(base, "xdg"))) nobodysDir("xdg");
     const seen: Record<string, string[]> = {};
     for (const [runtime, name] of [[TSRUNC, "tsrunc"], ["runc", "runc"]] as const) {
-      const bundle = nobodysDir(`ps-bundle-${name}`);
-      const state = nobodysDir(`ps-state-${name}`);
-      const config = rootlessSpec(NOBODY, NOBODY);
-      config.root.path = ROOTFS;
-      config.process.terminal = false;
-      config.process.args = ["sleep", "1000"];
-      writeFileSync(join(bundle, "config.json"), JSON.stringify(config));
+      const { bundle, state } = rootlessBundle(`ps-${name}`, ["sleep", "1000"]);
       const rt = (...args: string[]) => asNobody(["--root", state, ...args], bundle, runtime);
       expect(asNobody(["--root", state, "run", "-d", "rlps"], bundle, runtime, true).status).toBe(0);
       try {
@@ -103,14 +110,7 @@ describe.skipIf(!isRoot || !haveBinary)("rootless", () => {
     if (!existsSync(join(base, "xdg"))) nobodysDir("xdg");
     const parent = `tsrunc-rootless-${process.pid}`;
     for (const [runtime, name] of [[TSRUNC, "tsrunc"], ["runc", "runc"]] as const) {
-      const bundle = nobodysDir(`cgpath-bundle-${name}`);
-      const state = nobodysDir(`cgpath-state-${name}`);
-      const config = rootlessSpec(NOBODY, NOBODY);
-      config.root.path = ROOTFS;
-      config.process.terminal = false;
-      config.process.args = ["true"];
-      config.linux.cgroupsPath = `/${parent}/rlcg`;
-      writeFileSync(join(bundle, "config.json"), JSON.stringify(config));
+      const { bundle, state } = rootlessBundle(`cgpath-${name}`, ["true"], (c) => (c.linux.cgroupsPath = `/${parent}/rlcg`));
       const r = asNobody(["--root", state, "run", "rlcg"], bundle, runtime);
       expect(r.status).toBe(1);
       // runc says it from its init ("unable to start container process: unable to apply cgroup
