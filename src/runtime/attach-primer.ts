@@ -17,7 +17,7 @@
 // left of the grace period, and its attach does not wait again.
 import { promises as fsp } from "node:fs";
 import { posix } from "node:path";
-import type { CgroupHost } from "../cgroups/index.ts";
+import type { CgroupHost, CgroupManager } from "../cgroups/index.ts";
 
 /** Start the no-op attach; the promise settles (never rejects) when the kernel is done with it. */
 export function primeCgroupAttach(host: CgroupHost): Promise<void> {
@@ -30,4 +30,11 @@ export function primeCgroupAttach(host: CgroupHost): Promise<void> {
   if (rel.startsWith("..")) return Promise.resolve();
   // "r+": never create the file (a directory that is not a cgroup gets nothing).
   return fsp.writeFile(posix.join(h.mountpoint, rel, "cgroup.procs"), String(process.pid), { flag: "r+" }).catch(() => {});
+}
+
+/** The directory a process can be cloned straight into (clone3 CLONE_INTO_CGROUP), which needs no
+ * attach and so no wait: the container's cgroup on a pure cgroup v2 host with the cgroupfs driver
+ * (the systemd driver makes its unit for a live pid). Undefined elsewhere. */
+export function cloneIntoDir(cg: CgroupManager | undefined): string | undefined {
+  return cg && cg.kind === "v2" && cg.mode === "unified" && cg.toState().driver === "cgroupfs" ? cg.paths[""] : undefined;
 }

@@ -15,7 +15,7 @@ import { runCreateHooks, runPoststartHooks, runPoststopHooks, runStartContainerH
 import { hasHooks } from "./hook-config.ts";
 import { loadBundleConfig } from "./config.ts";
 import { effectiveResources } from "./devices.ts";
-import { primeCgroupAttach } from "./attach-primer.ts";
+import { cloneIntoDir, primeCgroupAttach } from "./attach-primer.ts";
 import { mark } from "./timing.ts";
 import type { Created, CreateOptions, Runtime } from "./container.ts";
 
@@ -82,9 +82,8 @@ export class Creator {
       mark("state save");
       cgroup = this.makeCgroup(id, spec, state);
       mark("cgroup create");
-      // On a cgroup v2 host the init is born in its cgroup (clone3 CLONE_INTO_CGROUP, as crun does):
-      // no attach, so no attach wait. Not with the systemd driver: its unit is made for a live pid.
-      const intoCgroup = cgroup !== undefined && this.host?.mode === "unified" && cgroup.kind === "v2" && cgroup.toState().driver === "cgroupfs";
+      // On cgroup v2 the init is born in its cgroup (clone3 CLONE_INTO_CGROUP, as crun does).
+      const intoCgroup = cloneIntoDir(cgroup);
       if (cgroup) {
         // Not earlier: while the kernel waits, it holds the locks that mkdir of a cgroup and fork
         // take (attach-primer.ts). From here to the clone is JS work: the plan.
@@ -137,7 +136,7 @@ export class Creator {
       });
 
       if (intoCgroup) {
-        built.plan.intoCgroupFd = openSync(cgroup!.paths[""]!, fsc.O_RDONLY | fsc.O_DIRECTORY);
+        built.plan.intoCgroupFd = openSync(intoCgroup, fsc.O_RDONLY | fsc.O_DIRECTORY);
         fdsToClose.push(built.plan.intoCgroupFd);
       }
       mark("plan build");

@@ -4,8 +4,8 @@
 // process comes from a process.json, or is the container's own process with runc's flags applied.
 import { existsSync, openSync, readFileSync, writeFileSync, constants as fsc } from "node:fs";
 import { join } from "node:path";
-import { type CgroupState, detectCgroupHost, loadCgroupManager } from "../cgroups/index.ts";
-import { primeCgroupAttach } from "./attach-primer.ts";
+import { detectCgroupHost, loadCgroupManager } from "../cgroups/index.ts";
+import { cloneIntoDir, primeCgroupAttach } from "./attach-primer.ts";
 import { mark } from "./timing.ts";
 import { checkConfig, formatErrors, parseConfigJson, type ValidationError } from "../spec/validate.ts";
 import type { Runtime } from "./container.ts";
@@ -214,11 +214,10 @@ export function execInContainer(rt: Runtime, state: ContainerState, o: ExecOptio
   let intoCgroup: string | undefined;
   if (state.cgroup) {
     const cg = loadCgroupManager(state.cgroup);
-    const v2 = cg.kind === "v2" && cg.mode === "unified" && (state.cgroup as CgroupState).driver === "cgroupfs";
-    if (v2) intoCgroup = cg.paths[""];
+    intoCgroup = cloneIntoDir(cg);
     if (o.subCgroups && Object.keys(o.subCgroups).length) {
       const dirs = [...new Set(Object.values(subCgroupDirs(cg.paths, o.subCgroups)))];
-      if (v2) intoCgroup = dirs[0];
+      if (intoCgroup) intoCgroup = dirs[0];
       joinCgroup = (pid) => {
         for (const d of dirs) {
           try {
