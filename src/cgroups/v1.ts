@@ -357,6 +357,8 @@ export class V1Manager extends BaseManager implements CgroupManager {
           sleep(10);
         }
         this.files.write(dir, "freezer.state", "FROZEN");
+        // A short pause now and then lets the tasks reach the refrigerator on a busy host (runc too).
+        if (i % 25 === 24) sleep(0.01);
         const state = this.files.read(dir, "freezer.state").trim();
         if (state === "FROZEN") return;
         if (state !== "FREEZING") throw new CgroupError(`unexpected state ${state} while freezing`, { controller: "freezer" });
