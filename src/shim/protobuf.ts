@@ -355,7 +355,8 @@ function readScalar(r: Reader, t: ScalarType): unknown {
     }
     case "bytes": {
       const n = r.length();
-      const b = r.buf.slice(r.pos, r.pos + n); // a copy: the frame buffer may be reused
+      // A plain Uint8Array copy: the input may be a Buffer (whose slice is a view) or reused.
+      const b = new Uint8Array(r.buf.subarray(r.pos, r.pos + n));
       r.pos += n;
       return b;
     }
