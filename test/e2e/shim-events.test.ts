@@ -1,0 +1,111 @@
+// Interop of src/shim's ttrpc client and messages with a real containerd 1.6: a private instance
+// (its own root, state and sockets under a temp dir; /run a private tmpfs in its own mount
+// namespace, as clients.test.ts starts it) is sent events on its "<address>.ttrpc" socket as a shim
+// sends them, and `ctr events` must show them. Root only; skipped without containerd and ctr.
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { packAny } from "../../src/shim/protobuf.ts";
+import * as M from "../../src/shim/messages.ts";
+import { Code, publishEvent, TtrpcClient } from "../../src/shim/ttrpc.ts";
+import { isRoot, waitFor } from "./helpers.ts";
+
+const have = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
+const why = !isRoot ? "needs root" : !have("containerd") || !have("ctr") || !have("unshare") ? "containerd, ctr or unshare not installed" : null;
+if (why) console.warn(`shim-events.test.ts skipped: ${why}`);
+
+function alive(pid: number): boolean {
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+function stop(pid: number | undefined): void {
+  if (!pid) return;
+  try {
+    process.kill(pid, "SIGTERM");
+  } catch {}
+  if (!waitFor(() => !alive(pid), 10_000))
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {}
+  waitFor(() => !alive(pid), 5000);
+}
+
+describe.skipIf(why !== null)(why ? `containerd events over ttrpc (skipped: ${why})` : "containerd events over ttrpc", () => {
+  let dir = "";
+  let sock = "";
+  let daemon: ChildProcess | undefined;
+  let events: ChildProcess | undefined;
+  let seen = "";
+  let client: TtrpcClient | undefined;
+
+  beforeAll(async () => {
+    dir = realpathSync(mkdtempSync(join(tmpdir(), "tsrunc-ttrpc-ctd-")));
+    sock = join(dir, "containerd.sock");
+    writeFileSync(
+      join(dir, "config.toml"),
+      `version = 2
+root = "${dir}/root"
+state = "${dir}/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs", "io.containerd.internal.v1.tracing", "io.containerd.tracing.processor.v1.otlp"]
+[grpc]
+  address = "${sock}"
+[ttrpc]
+  address = "${sock}.ttrpc"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "${dir}/opt"
+`,
+    );
+    const log = openSync(join(dir, "containerd.log"), "w");
+    // unshare and sh exec: the pid we get ends up being containerd's.
+    daemon = spawn(
+      "unshare",
+      ["--mount", "--propagation", "private", "sh", "-c", `mount -t tmpfs -o mode=755 tsrunc-test-run /run && exec "$@"`, "sh", "containerd", "--config", join(dir, "config.toml")],
+      { cwd: dir, detached: true, stdio: ["ignore", log, log] },
+    );
+    closeSync(log);
+    const ctrOk = () => spawnSync("ctr", ["--address", sock, "version"], { timeout: 5000 }).status === 0;
+    if (!waitFor(() => existsSync(`${sock}.ttrpc`) && ctrOk(), 20_000))
+      throw new Error(`containerd did not start: ${readFileSync(join(dir, "containerd.log"), "utf8").slice(-2000)}`);
+    events = spawn("ctr", ["--address", sock, "events"], { stdio: ["ignore", "pipe", "pipe"] });
+    events.stdout!.on("data", (d: Buffer) => (seen += d.toString()));
+    client = await TtrpcClient.connect(`${sock}.ttrpc`);
+  }, 60_000);
+
+  afterAll(() => {
+    client?.close();
+    stop(events?.pid);
+    stop(daemon?.pid);
+    if (daemon?.pid) expect(alive(daemon.pid)).toBe(false);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it("forwards a TaskExit that `ctr events` shows, decoded", async () => {
+    const exit = { container_id: "ttrpc-interop", id: "ttrpc-interop", pid: 4242, exit_status: 137, exited_at: { seconds: 1700000000, nanos: 0 } };
+    // ctr subscribes asynchronously: publish until it has seen one (each a distinct pid).
+    const end = Date.now() + 15_000;
+    let n = 0;
+    while (!seen.includes("ttrpc-interop") && Date.now() < end) {
+      await publishEvent(client!, { namespace: "tsrunc-test", topic: M.topicOf(M.TaskExit), event: packAny(M.TaskExit, { ...exit, pid: 4242 + n++ }) });
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const line = seen.split("\n").find((l) => l.includes("ttrpc-interop")) ?? "";
+    expect(line).toMatch(/ tsrunc-test \/tasks\/exit /);
+    expect(line).toContain('"container_id":"ttrpc-interop"');
+    expect(line).toMatch(/"pid":42\d\d/);
+    expect(line).toContain('"exit_status":137');
+  });
+
+  it("gets containerd's statuses back: a bad topic is INVALID_ARGUMENT, an unknown method UNIMPLEMENTED", async () => {
+    await expect(
+      publishEvent(client!, { namespace: "tsrunc-test", topic: "tasks/exit", event: packAny(M.TaskOOM, { container_id: "x" }) }),
+    ).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT });
+    await expect(client!.call(M.EVENTS_SERVICE, "Nope", new Uint8Array(0))).rejects.toMatchObject({ code: Code.UNIMPLEMENTED, message: "method Nope" });
+    await expect(client!.call("no.Such", "Forward", new Uint8Array(0))).rejects.toMatchObject({ code: Code.UNIMPLEMENTED, message: "service no.Such" });
+  });
+});
