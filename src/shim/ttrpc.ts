@@ -199,10 +199,12 @@ export class TtrpcServer {
     return this.active;
   }
 
-  /** Listens on a socket file (its directory made if missing; an existing file is an error, EADDRINUSE). */
+  /** Listens on a socket file (its directory made if missing; an existing file is an error, EADDRINUSE),
+   *  or on an abstract socket if `path` starts with "\0". A "unix://" prefix is the caller's to strip. */
   async listen(path: string, opts: ServerOptions = {}): Promise<void> {
     if (this.server) throw new Error("ttrpc server already listening");
-    mkdirSync(dirname(path), { recursive: true, mode: 0o711 });
+    const abstract = path.startsWith("\0");
+    if (!abstract) mkdirSync(dirname(path), { recursive: true, mode: 0o711 });
     const server = net.createServer((s) => this.accept(s));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -212,6 +214,7 @@ export class TtrpcServer {
       });
     });
     this.server = server;
+    if (abstract) return;
     this.path = path;
     try {
       chmodSync(path, opts.mode ?? 0o600);
@@ -354,6 +357,12 @@ export class TtrpcClient {
 
   get closed(): boolean {
     return this.closedError !== null;
+  }
+
+  /** Lets the process exit while this connection is open (an events publisher should not hold the shim up). */
+  unref(): this {
+    this.socket.unref();
+    return this;
   }
 
   call(service: string, method: string, payload: Uint8Array, opts: CallOptions = {}): Promise<Uint8Array> {

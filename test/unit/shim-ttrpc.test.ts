@@ -104,6 +104,20 @@ describe("ttrpc over a unix socket", () => {
     await expect(other.listen(sock)).rejects.toThrow(/EADDRINUSE/);
   });
 
+  it("listens on an abstract socket too", async () => {
+    const abstract = new TtrpcServer();
+    abstract.register("t.S", { Echo: async (p) => p });
+    const name = `\0tsrunc-ttrpc-test-${process.pid}-${Date.now()}`;
+    await abstract.listen(name);
+    try {
+      const c = await TtrpcClient.connect(name);
+      expect(await c.unref().call("t.S", "Echo", text("abs"))).toEqual(text("abs"));
+      c.close();
+    } finally {
+      await abstract.close();
+    }
+  });
+
   it("serves calls concurrently and answers them out of order on their stream ids", async () => {
     const slow = gate();
     const seen: string[] = [];
