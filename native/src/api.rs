@@ -280,6 +280,55 @@ fn socketpair_impl(env: napi_env, _a: &[napi_value; MAX_ARGS]) -> JsResult<napi_
 }
 js_fn!(socketpair, socketpair_impl);
 
+/// pipe2(O_CLOEXEC) -> [read end, write end]
+fn pipe_impl(env: napi_env, _a: &[napi_value; MAX_ARGS]) -> JsResult<napi_value> {
+    let mut fds = [-1 as c_int; 2];
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(throw_errno(env, "pipe2", errno()));
+    }
+    Ok(int_array(env, &fds))
+}
+js_fn!(pipe, pipe_impl);
+
+/// fcntl(fd, F_SETFL, flags | O_NONBLOCK): the shim's own end of a pipe or pty, written from the
+/// event loop.
+fn set_nonblocking_impl(env: napi_env, a: &[napi_value; MAX_ARGS]) -> JsResult<napi_value> {
+    let fd = arg_i32(env, a[0], "fd")?;
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(throw_errno(env, "fcntl(F_GETFL)", errno()));
+    }
+    let r = unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) };
+    ret_unit(env, "fcntl(F_SETFL, O_NONBLOCK)", r as c_long)
+}
+js_fn!(set_nonblocking, set_nonblocking_impl);
+
+fn cstring(env: napi_env, v: Vec<u8>, what: &str) -> JsResult<std::ffi::CString> {
+    std::ffi::CString::new(v).map_err(|_| type_error(env, &format!("{what} contains a NUL character")))
+}
+
+/// mount(source, target, fstype, flags, data) in the caller's mount namespace (the shim's rootfs).
+fn mount_impl(env: napi_env, a: &[napi_value; MAX_ARGS]) -> JsResult<napi_value> {
+    let source = cstring(env, arg_string(env, a[0], "source")?, "source")?;
+    let target = cstring(env, arg_string(env, a[1], "target")?, "target")?;
+    let fstype = cstring(env, arg_string(env, a[2], "fstype")?, "fstype")?;
+    let flags = arg_u32(env, a[3], "flags")?;
+    let data = cstring(env, arg_string(env, a[4], "data")?, "data")?;
+    let dp = if data.as_bytes().is_empty() { ptr::null() } else { data.as_ptr() as *const c_void };
+    let r = unsafe { libc::mount(source.as_ptr(), target.as_ptr(), fstype.as_ptr(), flags as libc::c_ulong, dp) };
+    ret_unit(env, "mount", r as c_long)
+}
+js_fn!(mount, mount_impl);
+
+/// umount2(target, flags)
+fn umount_impl(env: napi_env, a: &[napi_value; MAX_ARGS]) -> JsResult<napi_value> {
+    let target = cstring(env, arg_string(env, a[0], "target")?, "target")?;
+    let flags = arg_i32(env, a[1], "flags")?;
+    let r = unsafe { libc::umount2(target.as_ptr(), flags) };
+    ret_unit(env, "umount2", r as c_long)
+}
+js_fn!(umount, umount_impl);
+
 fn connect_unix_impl(env: napi_env, a: &[napi_value; MAX_ARGS]) -> JsResult<napi_value> {
     let path = arg_string(env, a[0], "path")?;
     let mut addr: libc::sockaddr_un = unsafe { core::mem::zeroed() };
@@ -670,6 +719,10 @@ pub const FUNCTIONS: &[(&[u8], napi_callback)] = &[
     (b"pidfdSendSignal\0", pidfd_send_signal),
     (b"lockFile\0", lock_file),
     (b"socketpair\0", socketpair),
+    (b"pipe\0", pipe),
+    (b"setNonblocking\0", set_nonblocking),
+    (b"mount\0", mount),
+    (b"umount\0", umount),
     (b"connectUnix\0", connect_unix),
     (b"recvFd\0", recv_fd),
     (b"setWinsize\0", set_winsize),

@@ -189,7 +189,7 @@ pub fn throw_plain(env: napi_env, code: &str, msg: &str) -> Thrown {
     Thrown
 }
 
-pub const MAX_ARGS: usize = 4;
+pub const MAX_ARGS: usize = 5;
 
 /// Fetch up to MAX_ARGS arguments; missing ones are null pointers.
 pub fn args(env: napi_env, info: napi_callback_info) -> [napi_value; MAX_ARGS] {

@@ -262,6 +262,23 @@ export class FakeNative implements Native {
     return [this.fd(), this.fd()];
   }
 
+  pipe(): [number, number] {
+    this.log("pipe", []);
+    return [this.fd(), this.fd()];
+  }
+
+  setNonblocking(fd: number): void {
+    this.log("setNonblocking", [fd]);
+  }
+
+  mount(source: string, target: string, fstype: string, flags: number, data: string): void {
+    this.log("mount", [source, target, fstype, flags, data]);
+  }
+
+  umount(target: string, flags: number): void {
+    this.log("umount", [target, flags]);
+  }
+
   connectUnix(path: string): number {
     this.log("connectUnix", [path]);
     const code = this.connectErrors.get(path);

@@ -19,6 +19,10 @@ interface RawAddon {
   pidfdSendSignal(pidfd: number, signal: number): void;
   lockFile(fd: number, exclusive: boolean, nonBlocking: boolean): boolean;
   socketpair(): [number, number];
+  pipe(): [number, number];
+  setNonblocking(fd: number): void;
+  mount(source: string, target: string, fstype: string, flags: number, data: string): void;
+  umount(target: string, flags: number): void;
   connectUnix(path: string): number;
   recvFd(sock: number): [fd: number, name: string];
   setWinsize(fd: number, rows: number, cols: number): void;
@@ -98,6 +102,10 @@ export const native: Native = {
   pidfdSendSignal: (pidfd, signal) => addon().pidfdSendSignal(pidfd, signal),
   lockFile: (fd, exclusive, nonBlocking) => addon().lockFile(fd, exclusive, nonBlocking),
   socketpair: () => addon().socketpair(),
+  pipe: () => addon().pipe(),
+  setNonblocking: (fd) => addon().setNonblocking(fd),
+  mount: (source, target, fstype, flags, data) => addon().mount(source, target, fstype, flags, data),
+  umount: (target, flags) => addon().umount(target, flags),
   connectUnix: (path) => addon().connectUnix(path),
   recvFd(sock) {
     const [fd, name] = addon().recvFd(sock);

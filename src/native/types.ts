@@ -185,6 +185,14 @@ export interface Native {
 
   /** socketpair(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC) */
   socketpair(): [number, number];
+  /** pipe2(O_CLOEXEC): [read end, write end] (the shim's stdio pipes). */
+  pipe(): [number, number];
+  /** fcntl(F_SETFL, O_NONBLOCK) on an fd of ours (the shim's end of a pipe, a pty master). */
+  setNonblocking(fd: number): void;
+  /** mount(2) in our own mount namespace (the shim mounts containerd's rootfs). */
+  mount(source: string, target: string, fstype: string, flags: number, data: string): void;
+  /** umount2(2) */
+  umount(target: string, flags: number): void;
   /** connect a new AF_UNIX SOCK_STREAM (close-on-exec) socket to path. */
   connectUnix(path: string): number;
   /** recvmsg one SCM_RIGHTS fd (and its name payload). */
