@@ -39,6 +39,9 @@ export interface CreateOptions {
   beforeConsole?: () => void;
   /** Wait at exec.fifo for `start` (create); false runs the process at once (run). */
   waitForStart?: boolean;
+  /** Fds of this process to be the container process's 0, 1 and 2 (the shim's pipes); absent: the
+   * caller's own are inherited, as with runc. */
+  stdio?: readonly [number, number, number];
 }
 
 export interface Created {

@@ -131,6 +131,7 @@ export class Creator {
         preserveFds: o.preserveFds ?? 0,
         rootless: this.rt.rootlessEUID,
         cgroupLayout: cgroupLayoutOf(cgroup),
+        stdio: o.stdio,
         createHooks: hasHooks(spec, "prestart", "createRuntime", "createContainer"),
         warn: (m) => this.rt.log.warn(m),
       });

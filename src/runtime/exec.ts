@@ -159,6 +159,8 @@ export interface ExecOptions {
   preserveFds?: number;
   /** --cgroup, parsed (parseSubCgroups). */
   subCgroups?: Record<string, string>;
+  /** Fds of this process to be the process's 0, 1 and 2 (the shim's pipes); absent: ours. */
+  stdio?: readonly [number, number, number];
 }
 
 export interface Execed {
@@ -255,6 +257,7 @@ export function execInContainer(rt: Runtime, state: ContainerState, o: ExecOptio
         preserveFds: o.preserveFds ?? 0,
         rootless: state.rootless,
         noNewKeyring: state.noNewKeyring ?? false,
+        stdio: o.stdio,
         warn: (m) => rt.log.warn(m),
       });
       mark("exec: plan build");

@@ -44,6 +44,9 @@ export interface PlanInput {
   inUserns?: boolean;
   /** /proc/self/setgroups says "deny": so will a user namespace the init makes. Default: looked up. */
   setgroupsDenied?: boolean;
+  /** Fds of this process to become the init's 0, 1 and 2 (the shim's pipes); absent: ours are
+   * inherited, as runc's init inherits runc's. */
+  stdio?: readonly [number, number, number];
   warn?: (msg: string) => void;
 }
 
@@ -224,6 +227,7 @@ export function buildPlan(input: PlanInput): BuiltPlan {
   const keepTo = 3 + input.preserveFds;
   o.add({ op: "cloexecFrom", from: keepTo }, "close inherited file descriptors");
   if (input.preserveFds > 0) o.add({ op: "inheritFds", from: 3, to: keepTo }, "pass preserved file descriptors");
+  stdioOps(o, input.stdio);
 
   // The cgroup namespace is made after the parent has put the init in its cgroup, so that the
   // container's cgroup is its root (as runc does).
