@@ -3,38 +3,18 @@
 // namespace, as clients.test.ts starts it) is sent events on its "<address>.ttrpc" socket as a shim
 // sends them, and `ctr events` must show them. Root only; skipped without containerd and ctr.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { packAny } from "../../src/shim/protobuf.ts";
 import * as M from "../../src/shim/messages.ts";
 import { Code, publishEvent, TtrpcClient } from "../../src/shim/ttrpc.ts";
-import { isRoot, waitFor } from "./helpers.ts";
+import { waitFor } from "./helpers.ts";
+import { alive, missing, startDaemon, stopPids, writeContainerdConfig } from "./client-helpers.ts";
 
-const have = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
-const why = !isRoot ? "needs root" : !have("containerd") || !have("ctr") || !have("unshare") ? "containerd, ctr or unshare not installed" : null;
+const why = missing("containerd", "ctr", "unshare");
 if (why) console.warn(`shim-events.test.ts skipped: ${why}`);
-
-function alive(pid: number): boolean {
-  try {
-    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
-  } catch {
-    return false;
-  }
-}
-
-function stop(pid: number | undefined): void {
-  if (!pid) return;
-  try {
-    process.kill(pid, "SIGTERM");
-  } catch {}
-  if (!waitFor(() => !alive(pid), 10_000))
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {}
-  waitFor(() => !alive(pid), 5000);
-}
 
 describe.skipIf(why !== null)(why ? `containerd events over ttrpc (skipped: ${why})` : "containerd events over ttrpc", () => {
   let dir = "";
@@ -47,28 +27,7 @@ describe.skipIf(why !== null)(why ? `containerd events over ttrpc (skipped: ${wh
   beforeAll(async () => {
     dir = realpathSync(mkdtempSync(join(tmpdir(), "tsrunc-ttrpc-ctd-")));
     sock = join(dir, "containerd.sock");
-    writeFileSync(
-      join(dir, "config.toml"),
-      `version = 2
-root = "${dir}/root"
-state = "${dir}/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs", "io.containerd.internal.v1.tracing", "io.containerd.tracing.processor.v1.otlp"]
-[grpc]
-  address = "${sock}"
-[ttrpc]
-  address = "${sock}.ttrpc"
-[plugins."io.containerd.internal.v1.opt"]
-  path = "${dir}/opt"
-`,
-    );
-    const log = openSync(join(dir, "containerd.log"), "w");
-    // unshare and sh exec: the pid we get ends up being containerd's.
-    daemon = spawn(
-      "unshare",
-      ["--mount", "--propagation", "private", "sh", "-c", `mount -t tmpfs -o mode=755 tsrunc-test-run /run && exec "$@"`, "sh", "containerd", "--config", join(dir, "config.toml")],
-      { cwd: dir, detached: true, stdio: ["ignore", log, log] },
-    );
-    closeSync(log);
+    daemon = startDaemon(dir, "containerd", ["containerd", "--config", writeContainerdConfig(dir, sock)]);
     const ctrOk = () => spawnSync("ctr", ["--address", sock, "version"], { timeout: 5000 }).status === 0;
     if (!waitFor(() => existsSync(`${sock}.ttrpc`) && ctrOk(), 20_000))
       throw new Error(`containerd did not start: ${readFileSync(join(dir, "containerd.log"), "utf8").slice(-2000)}`);
@@ -79,8 +38,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.a
 
   afterAll(() => {
     client?.close();
-    stop(events?.pid);
-    stop(daemon?.pid);
+    stopPids([events?.pid, daemon?.pid].filter((p): p is number => !!p));
     if (daemon?.pid) expect(alive(daemon.pid)).toBe(false);
     if (dir) rmSync(dir, { recursive: true, force: true });
   }, 60_000);
