@@ -51,10 +51,7 @@ async function help(command?: CommandSpec, stream: NodeJS.WriteStream = process.
 export async function main(argv: string[]): Promise<number> {
   mark("cli modules");
   // containerd finds the shim as dist/containerd-shim-tsrunc-v2, a link to this binary.
-  if (/^containerd-shim-/.test(process.argv0.split("/").pop() ?? "")) {
-    new RuncLogger({ format: "text", debug: false }).fatal("containerd-shim-tsrunc-v2: the containerd shim v2 is not implemented yet");
-    return 1;
-  }
+  if (/^containerd-shim-/.test(process.argv0.split("/").pop() ?? "")) return (await import("../shim/main.ts")).shimMain(argv);
   // The cheapest path first: `--version` loads nothing.
   if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
     writeOut(versionText());
