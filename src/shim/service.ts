@@ -10,6 +10,8 @@ import { TaskIo, type StdioPaths } from "./stdio.ts";
 import { mountRootfs, unmountAll, type RootfsMount } from "./rootfs.ts";
 import { validateId } from "../runtime/state.ts";
 import { Reaper } from "./reaper.ts";
+import { loadCgroupManager } from "../cgroups/index.ts";
+import type { CgroupManager } from "../cgroups/types.ts";
 import { runtimeRoot, saveOptions, type RuntimeOptions } from "./options.ts";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -82,8 +84,37 @@ class Proc {
   }
 }
 
+/** OOM kills in a container's memory cgroup, as TaskOOM events. runc's shim waits on an eventfd
+ * (v1) or inotify (v2); the counter is read here, every 250 ms and once more before the init's exit
+ * is published, so that a client hears of the OOM kill before the exit it caused. */
+class OomWatch {
+  private kills: number;
+  private readonly timer: ReturnType<typeof setInterval>;
+  constructor(private readonly cg: CgroupManager, private readonly report: () => void) {
+    this.kills = this.count();
+    this.timer = setInterval(() => this.check(), 250);
+    this.timer.unref?.();
+  }
+  private count(): number {
+    try {
+      return this.cg.oomKillCount();
+    } catch {
+      return this.kills;
+    }
+  }
+  check(): void {
+    const now = this.count();
+    if (now > this.kills) this.report();
+    this.kills = Math.max(this.kills, now);
+  }
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
 class Task {
   readonly execs = new Map<string, Proc>();
+  oom: OomWatch | undefined;
   constructor(
     readonly id: string,
     readonly bundle: string,
@@ -156,6 +187,11 @@ export class TaskService {
         }
         // The output the process left reaches the fifos before anyone hears of the exit.
         await p.io?.drained(2000);
+        t.oom?.check();
+        if (p === t.init) {
+          t.oom?.stop();
+          t.oom = undefined;
+        }
         p.exit(code);
         this.o.publish({
           topic: "/tasks/exit",
@@ -213,6 +249,11 @@ export class TaskService {
       const t = new Task(r.id, r.bundle, rt, init, mounted);
       this.tasks.set(r.id, t);
       this.watch(t, init, created.pidfd);
+      if (created.state.cgroup) {
+        t.oom = new OomWatch(loadCgroupManager(created.state.cgroup), () =>
+          this.o.publish({ topic: "/tasks/oom", type: "TaskOOM", event: { container_id: r.id } }),
+        );
+      }
       this.o.publish({
         topic: "/tasks/create",
         type: "TaskCreate",
@@ -369,6 +410,7 @@ export class TaskService {
     // A created init is killed by delete (runc's too); its exit is recorded by watch().
     await t.rt.delete(t.id, true);
     if (p.status !== "stopped") await Promise.race([p.exited, new Promise((res) => setTimeout(res, 5000))]);
+    t.oom?.stop();
     await Promise.all([...t.execs.values(), p].map((e) => e.io?.close()));
     if (t.rootfsMounted) unmountAll(this.o.native, t.rootfsMounted);
     this.tasks.delete(t.id);

@@ -3,7 +3,7 @@
 // the runc shim's answers as the reference where they are printed. The containerd is private (its
 // own root, state and sockets under a temp dir, /run a private tmpfs in its mount namespace) and
 // finds the shim on its PATH in dist/. Root only; skipped without containerd and ctr.
-import { type ChildProcess, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -162,12 +162,24 @@ clientDescribe("containerd 1.6: ctr and tsrunc's shim", missing("containerd", "c
   );
 
   it(
-    "enforces a memory limit: the container's cgroup, an OOM kill inside it",
-    () => {
+    "enforces a memory limit: the container's cgroup, an OOM kill inside it, containerd told of it (TaskOOM)",
+    async () => {
       const id = "mem";
-      expect(ctrRun(id, ["-d", "--memory-limit", String(32 << 20)], ["sleep", "1000"]).status).toBe(0);
-      expectMemoryLimitHolds(cg(id), () => exec(id, "hog", ["tail", "/dev/zero"]));
-      expect(status(id)).toBe("RUNNING");
+      // containerd's event stream, as the CRI reads it to say "OOMKilled".
+      const events = spawn("ctr", ["--address", sock, "events"], { stdio: ["ignore", "pipe", "ignore"] });
+      let seen = "";
+      events.stdout!.on("data", (d: Buffer) => (seen += d.toString()));
+      try {
+        await new Promise((r) => setTimeout(r, 300));
+        expect(ctrRun(id, ["-d", "--memory-limit", String(32 << 20)], ["sleep", "1000"]).status).toBe(0);
+        expectMemoryLimitHolds(cg(id), () => exec(id, "hog", ["tail", "/dev/zero"]));
+        expect(status(id)).toBe("RUNNING");
+        const oom = () => seen.split("\n").some((l) => l.includes("/tasks/oom") && l.includes(`"container_id":"${id}"`));
+        for (let i = 0; i < 50 && !oom(); i++) await new Promise((r) => setTimeout(r, 100));
+        expect(oom()).toBe(true);
+      } finally {
+        events.kill();
+      }
     },
     TEST_TIMEOUT,
   );
