@@ -6,7 +6,7 @@
 import { Runtime } from "../runtime/container.ts";
 import type { Native } from "../native/types.ts";
 import type { Logger } from "../runtime/log.ts";
-import { TaskIo, type StdioPaths } from "./stdio.ts";
+import { StdioError, TaskIo, type StdioPaths } from "./stdio.ts";
 import { mountRootfs, unmountAll, type RootfsMount } from "./rootfs.ts";
 import { validateId } from "../runtime/state.ts";
 import { Reaper } from "./reaper.ts";
@@ -139,7 +139,7 @@ const notFound = (what: string) => new ServiceError(Code.NOT_FOUND, `${what}: no
 /** A runtime failure in the words containerd's runc shim wraps runc's in (with the CLI's prefix
  * for create and exec), so clients print what they print with runc. */
 function runtimeError(e: unknown, what: string): Error {
-  if (e instanceof ServiceError) return e;
+  if (e instanceof ServiceError || e instanceof StdioError) return e;
   return new Error(`${what}: ${(e as Error).message}`);
 }
 

@@ -8,6 +8,7 @@
 // which would hold back the reader's EOF).
 import { closeSync, openSync, writeSync, constants as fsc } from "node:fs";
 import type { Native } from "../native/types.ts";
+import { errnoMessage } from "../runtime/errno.ts";
 
 export interface StdioPaths {
   stdin: string;
@@ -16,17 +17,31 @@ export interface StdioPaths {
   terminal: boolean;
 }
 
+/** A fifo containerd named that cannot be opened: said as runc's shim says it, not as a runtime
+ * failure. */
+export class StdioError extends Error {}
+
+function openOrSay(path: string, flags: number, what: (p: string) => string): number {
+  try {
+    return openSync(path, flags);
+  } catch (e) {
+    // containerd's fifo package stats the path first: that is the error runc's shim passes on.
+    const why = (e as { code?: string }).code === "ENOENT" ? `stat ${path}: ${errnoMessage(e)}` : `open ${path}: ${errnoMessage(e)}`;
+    throw new StdioError(`${what(path)}: ${why}`);
+  }
+}
+
 /** Open an output fifo without waiting for its reader (read-write never waits on Linux),
  * non-blocking for the event loop (node opens everything close-on-exec). */
 function openFifo(path: string): number {
-  return openSync(path, fsc.O_RDWR | fsc.O_NONBLOCK);
+  return openOrSay(path, fsc.O_RDWR | fsc.O_NONBLOCK, (p) => `containerd-shim: opening w/o fifo ${JSON.stringify(p)} failed`);
 }
 
 /** Open the stdin fifo for reading only: its EOF (the client closed its end) is the process's. The
  * reader waits in epoll, which reports nothing until a writer has come, so a client that opens its
  * end later loses nothing. */
 function openStdinFifo(path: string): number {
-  return openSync(path, fsc.O_RDONLY | fsc.O_NONBLOCK);
+  return openOrSay(path, fsc.O_RDONLY | fsc.O_NONBLOCK, (p) => `failed to open stdin fifo ${p}`);
 }
 
 function closeQuietly(fd: number): void {

@@ -4,7 +4,7 @@
 // own root, state and sockets under a temp dir, /run a private tmpfs in its mount namespace) and
 // finds the shim on its PATH in dist/. Root only; skipped without containerd and ctr.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
@@ -89,6 +89,24 @@ clientDescribe("containerd 1.6: ctr and tsrunc's shim", missing("containerd", "c
         'ctr: failed to create shim task: OCI runtime create failed: tsrunc create failed: unable to start container process: exec: "/nonexistent": stat /nonexistent: no such file or directory: unknown',
       );
       expect(ours).toBe(missingCmd("io.containerd.runc.v2", "missing-runc").replace("runc create", "tsrunc create"));
+
+      // Fifos the shim cannot see (made in our /run, not the daemon's private one): runc's shim's words.
+      const hostFifos = mkdtempSync("/run/tsrunc-test-fifo-");
+      try {
+        const noFifo = (runtime: string, id: string) => {
+          made.push(id);
+          const m = ctr(["run", "--rm", "--runtime", runtime, "--fifo-dir", hostFifos, "--cgroup", cg(id), IMAGE, id, "true"]);
+          expect(m.status).toBe(1);
+          return m.stderr.trim().replace(/\/\d+\//g, "/N/");
+        };
+        const ourFifo = noFifo("io.containerd.tsrunc.v2", "nofifo-tsrunc");
+        expect(ourFifo).toBe(
+          `ctr: failed to create shim task: failed to open stdin fifo ${hostFifos}/N/nofifo-tsrunc-stdin: stat ${hostFifos}/N/nofifo-tsrunc-stdin: no such file or directory: unknown`,
+        );
+        expect(ourFifo).toBe(noFifo("io.containerd.runc.v2", "nofifo-runc").replaceAll("nofifo-runc", "nofifo-tsrunc"));
+      } finally {
+        rmSync(hostFifos, { recursive: true, force: true });
+      }
     },
     TEST_TIMEOUT,
   );
