@@ -203,6 +203,27 @@ clientDescribe("containerd 1.6: ctr and tsrunc's shim", missing("containerd", "c
   );
 
   it(
+    "serves the containers of one group (a pod) from one shim, which exits with the last of them",
+    () => {
+      for (const id of ["pod-a", "pod-b"]) expect(ctrRun(id, ["-d", "--annotation", "io.containerd.runc.v2.group=pod"], ["sleep", "1000"]).status).toBe(0);
+      expect(shimPids()).toHaveLength(1);
+      const [shim] = shimPids();
+      for (const id of ["pod-a", "pod-b"]) expect(readFileSync(`/proc/${initPid(id)}/stat`, "utf8").split(" ")[3]).toBe(String(shim));
+      expect(ctr(["task", "kill", "-s", "SIGKILL", "pod-a"]).status).toBe(0);
+      expect(waitFor(() => status("pod-a") === "STOPPED", 10_000)).toBe(true);
+      expect(ctr(["task", "delete", "pod-a"]).status).toBe(0);
+      // Still serving the other one.
+      expect(shimPids()).toEqual([shim]);
+      expect(exec("pod-b", "e", ["echo", "still served"]).stdout).toBe("still served\n");
+      expect(ctr(["task", "kill", "-s", "SIGKILL", "pod-b"]).status).toBe(0);
+      expect(waitFor(() => status("pod-b") === "STOPPED", 10_000)).toBe(true);
+      expect(ctr(["task", "delete", "pod-b"]).status).toBe(0);
+      expect(waitFor(() => !alive(shim!), 10_000)).toBe(true);
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
     "cleans up after a shim that died: containerd's `delete` removes the container, its cgroup and its rootfs mount",
     () => {
       const id = "orphan";
