@@ -114,6 +114,9 @@ export async function serve(f: ShimFlags, log: Logger): Promise<number> {
   rmSync(f.socket, { force: true });
   await server.listen(f.socket);
   log.debug(`serving ${f.socket}`);
+  // Create comes next: load what it needs (the validator, the plan, seccomp; exec's) while
+  // containerd is still busy with `start`'s answer.
+  setTimeout(() => void Promise.all([import("../runtime/create.ts"), import("../runtime/exec.ts")]).catch(() => {}), 0);
 
   const stop = () => finished();
   process.on("SIGTERM", stop);
