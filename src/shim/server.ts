@@ -25,15 +25,28 @@ class Publisher {
     if (!desc || !this.address) return;
     const event = { namespace: this.namespace, topic: e.topic, event: packAny(desc, e.event), timestamp: new Date() };
     this.queue = this.queue.then(async () => {
-      try {
-        this.client ??= TtrpcClient.connect(this.address.replace(/^unix:\/\//, "")).then((c) => {
-          c.unref();
-          return c;
-        });
-        await publishEvent(await this.client, event);
-      } catch (err) {
-        this.client = undefined;
-        this.log.error(`post event ${e.topic}: ${(err as Error).message}`);
+      // A containerd that restarted closed our connection: connect again and resend, a few times
+      // (runc's shim requeues an event up to 5 times too).
+      for (let attempt = 1; ; attempt++) {
+        try {
+          this.client ??= TtrpcClient.connect(this.address.replace(/^unix:\/\//, "")).then((c) => {
+            c.unref();
+            return c;
+          });
+          await publishEvent(await this.client, event);
+          return;
+        } catch (err) {
+          if (!(err instanceof TtrpcError)) {
+            this.client?.then((c) => c.close(), () => {});
+            this.client = undefined;
+          }
+          // An answer from containerd (a refused event) is final; a lost connection is not.
+          if (attempt >= 5 || err instanceof TtrpcError) {
+            this.log.error(`post event ${e.topic}: ${(err as Error).message}`);
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 50 * attempt));
+        }
       }
     });
   }

@@ -21,6 +21,9 @@ const SHIM = resolve("dist/containerd-shim-tsrunc-v2");
 clientDescribe("containerd 1.6: ctr and tsrunc's shim", missing("containerd", "ctr", "containerd-shim-runc-v2", "unshare"), () => {
   let dir = "";
   let daemon: ChildProcess | undefined;
+  /** containerd's pid (another one after a restart). */
+  let daemonPid = 0;
+  let env: NodeJS.ProcessEnv = {};
   let sock = "";
   const made: string[] = [];
   const cg = (id: string) => `${CGROUP_PARENT}/shim-${id}`;
@@ -37,11 +40,11 @@ clientDescribe("containerd 1.6: ctr and tsrunc's shim", missing("containerd", "c
   const status = (id: string) => /\s(RUNNING|PAUSED|STOPPED|CREATED|PAUSING|UNKNOWN)\s*$/m.exec(taskLine(id))?.[1];
   const initPid = (id: string) => Number(/^\S+\s+(\d+)/.exec(taskLine(id))?.[1]);
   /** Paths as the daemon (and its shims) see them: /run is theirs. */
-  const inDaemon = (path: string) => `/proc/${daemon!.pid}/root${path}`;
+  const inDaemon = (path: string) => `/proc/${daemonPid}/root${path}`;
   const runtimeState = (id: string) => inDaemon(`/run/containerd/tsrunc/default/${id}`);
   const shimPids = () => pidsWith(SHIM).filter((p) => readFileSync(`/proc/${p}/cmdline`, "utf8").includes(sock));
   const rootfsMounts = () =>
-    readFileSync(`/proc/${daemon!.pid}/mountinfo`, "utf8")
+    readFileSync(`/proc/${daemonPid}/mountinfo`, "utf8")
       .split("\n")
       .filter((l) => l.includes(`${dir}/state/`));
 
@@ -50,8 +53,9 @@ clientDescribe("containerd 1.6: ctr and tsrunc's shim", missing("containerd", "c
     mkdirSync(join(dir, "fifo"));
     sock = join(dir, "containerd.sock");
     // containerd finds containerd-shim-tsrunc-v2 on its PATH.
-    const env = { ...process.env, PATH: `${dirname(SHIM)}:${process.env.PATH}` };
+    env = { ...process.env, PATH: `${dirname(SHIM)}:${process.env.PATH}` };
     daemon = startDaemon(dir, "containerd", ["containerd", "--config", writeContainerdConfig(dir, sock)], env);
+    daemonPid = daemon.pid!;
     const up = waitFor(() => existsSync(sock) && ctr(["version"], 5000).status === 0, 20_000);
     if (!up) throw new Error(`containerd did not start: ${readFileSync(join(dir, "containerd.log"), "utf8").slice(-2000)}`);
     const imp = ctr(["image", "import", image()], 120_000);
@@ -72,7 +76,8 @@ clientDescribe("containerd 1.6: ctr and tsrunc's shim", missing("containerd", "c
     expect(rootfsMounts()).toEqual([]);
   });
 
-  afterAll(() => dir && tearDown(dir, daemon?.pid ? [daemon.pid] : []), HOOK_TIMEOUT);
+  // A restarted containerd names the temp dir on its command line: tearDown finds it.
+  afterAll(() => dir && tearDown(dir, daemonPid ? [daemonPid] : []), HOOK_TIMEOUT);
 
   it(
     "runs a command to its output and exit code, and fails a missing one in the runc shim's words",
@@ -219,6 +224,38 @@ clientDescribe("containerd 1.6: ctr and tsrunc's shim", missing("containerd", "c
       expect(waitFor(() => status("pod-b") === "STOPPED", 10_000)).toBe(true);
       expect(ctr(["task", "delete", "pod-b"]).status).toBe(0);
       expect(waitFor(() => !alive(shim!), 10_000)).toBe(true);
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    "keeps serving across a containerd restart: the task, exec into it, and its events reach the new containerd",
+    async () => {
+      const id = "restart";
+      expect(ctrRun(id, ["-d"], ["sleep", "1000"]).status).toBe(0);
+      const [shim] = shimPids();
+      // The new containerd in the old one's mount namespace (its private /run, where the shim's socket is).
+      process.kill(daemonPid, "SIGTERM");
+      expect(waitFor(() => !alive(daemonPid), 10_000)).toBe(true);
+      const log = join(dir, "containerd-2.log");
+      const again = spawn("sh", ["-c", `exec nsenter -t ${shim} -m containerd --config ${join(dir, "config.toml")} >${log} 2>&1`], { detached: true, stdio: "ignore", env });
+      again.unref();
+      daemonPid = again.pid!;
+      expect(waitFor(() => ctr(["version"], 5000).status === 0, 20_000)).toBe(true);
+      expect(status(id)).toBe("RUNNING");
+      const events = spawn("ctr", ["--address", sock, "events"], { stdio: ["ignore", "pipe", "ignore"] });
+      let seen = "";
+      events.stdout!.on("data", (d: Buffer) => (seen += d.toString()));
+      try {
+        await new Promise((r) => setTimeout(r, 300));
+        expect(exec(id, "after", ["echo", "served"]).stdout).toBe("served\n");
+        const heard = () => seen.includes("/tasks/exec-added") && seen.includes("/tasks/exit");
+        for (let i = 0; i < 50 && !heard(); i++) await new Promise((r) => setTimeout(r, 100));
+        expect(heard()).toBe(true);
+      } finally {
+        events.kill();
+      }
+      expect(shimPids()).toEqual([shim]);
     },
     TEST_TIMEOUT,
   );
