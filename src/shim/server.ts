@@ -5,6 +5,7 @@ import * as M from "./messages.ts";
 import { anyIs, decode, encode, packAny, timestampFromDate, type MessageDesc } from "./protobuf.ts";
 import { publishEvent, TtrpcClient, TtrpcError, TtrpcServer } from "./ttrpc.ts";
 import { Code, ServiceError, TaskService, type ShimEvent } from "./service.ts";
+import { taskMetrics } from "./metrics.ts";
 import type { RuntimeOptions } from "./options.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { ShimFlags } from "./main.ts";
@@ -102,7 +103,7 @@ export async function serve(f: ShimFlags, log: Logger): Promise<number> {
     CloseIO: (r: M.CloseIORequest) => svc.closeIO(r),
     Update: (r: M.UpdateTaskRequest) => svc.update(r),
     Wait: (r: M.WaitRequest) => svc.wait(r),
-    Stats: () => unimplemented("task metrics (stats)"),
+    Stats: (r: M.StatsRequest) => ({ stats: taskMetrics(svc.runtimeOf(r.id), r.id) }),
     Connect: (r: M.ConnectRequest) => svc.connect(r),
     Shutdown: (r: M.ShutdownRequest) => svc.shutdown(r),
   };

@@ -155,6 +155,11 @@ export class TaskService {
     return new Runtime({ root: runtimeRoot(this.o.namespace, opts), log: this.o.log, systemdCgroup: opts.systemd_cgroup === true, native: this.o.native });
   }
 
+  /** The runtime serving task `id` (its --root), for readers outside the service (Stats). */
+  runtimeOf(id: string): Runtime {
+    return this.task(id).rt;
+  }
+
   private task(id: string): Task {
     const t = this.tasks.get(id);
     if (!t) throw notFound(`container ${id}`);
