@@ -8,13 +8,15 @@
 //
 // Times come from bench/timeit.c (fork + execvp + wait4, like hyperfine -N), compiled into a
 // temporary directory; this process only orchestrates. Everything it makes (bundles, state
-// directories, containers, the cgroups under /tsrunc-bench/<run>) is removed at the end, also on
-// failure or Ctrl-C.
-import { spawnSync } from "node:child_process";
+// directories, containers, the cgroups under /tsrunc-bench/<run>, the `shim` key's private
+// containerd and its temp dir) is removed at the end, also on failure or Ctrl-C.
+import { spawn, spawnSync } from "node:child_process";
 import {
+  closeSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readFileSync,
   readdirSync,
   realpathSync,
@@ -74,8 +76,8 @@ const cgroupParent = `/tsrunc-bench/${runId}`;
 const stateRoot = (rt: string) => join(work, "state", rt);
 const errFile = join(work, "stderr.log");
 
-function sh(cmd: string[], opts: { allowFail?: boolean; input?: string } = {}): { code: number; out: string; err: string } {
-  const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: "utf8", input: opts.input ?? "" });
+function sh(cmd: string[], opts: { allowFail?: boolean; input?: string; timeoutMs?: number } = {}): { code: number; out: string; err: string } {
+  const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: "utf8", input: opts.input ?? "", timeout: opts.timeoutMs });
   const res = { code: r.status ?? 128 + 9, out: r.stdout ?? "", err: r.stderr ?? (r.error ? String(r.error) : "") };
   if (res.code !== 0 && !opts.allowFail) throw new Error(`${cmd.join(" ")}: exit ${res.code}: ${res.err.trim()}`);
   return res;
@@ -114,10 +116,14 @@ function rmdirTree(dir: string): void {
   }
 }
 
+/** The private containerd of the `shim` key, while it runs (declared here: cleanup() may run early). */
+let containerd: { dir: string; sock: string; pid: number } | undefined;
+
 let cleaned = false;
 function cleanup(): void {
   if (cleaned) return;
   cleaned = true;
+  stopContainerd();
   for (const rt of runtimes) {
     const root = stateRoot(rt.name);
     if (!existsSync(root)) continue;
@@ -428,6 +434,237 @@ if (want("cgmem")) {
   });
 }
 
+// ------------------------------------------------------------------ containerd shims (host only)
+
+// The shim key compares containerd's shim v2 for tsrunc (in-process task service) with runc's shim
+// (which execs /usr/sbin/runc per request) under one private containerd 1.6, driven by ctr.
+const HOST_ONLY = ["shim"]; // keys the cg2vm guest does not run
+const SHIMS: Record<string, string> = { tsrunc: "io.containerd.tsrunc.v2", runc: "io.containerd.runc.v2" };
+const SHIM_IMAGE = "localhost/tsrunc-busybox:latest";
+let containerdVersion = "";
+
+/** Pids of live processes (not us) whose command line contains `needle`. */
+function pidsWith(needle: string): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${e}/cmdline`, "utf8").includes(needle)) out.push(Number(e));
+    } catch {}
+  }
+  return out;
+}
+
+/** Running and not a zombie (containerd is our child, reaped only when the event loop runs). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+function waitUntil(cond: () => boolean, ms: number): boolean {
+  for (const end = Date.now() + ms; Date.now() < end; Bun.sleepSync(10)) if (cond()) return true;
+  return cond();
+}
+
+function ctr(args: string[], allowFail = false) {
+  return sh(["ctr", "--address", containerd!.sock, ...args], { allowFail, timeoutMs: 120_000 });
+}
+const ctrArgv = (args: string[]) => ["ctr", "--address", containerd!.sock, ...args];
+const fifoArgs = () => ["--fifo-dir", join(containerd!.dir, "fifo")];
+
+/** The shim processes of our containerd (their command lines name its socket). */
+const shimPids = () => pidsWith(containerd!.sock).filter((p) => p !== containerd!.pid && /containerd-shim/.test(readFileSync(`/proc/${p}/cmdline`, "utf8")));
+
+/** A private containerd: root, state, sockets and logs in its own temp dir; in a mount namespace of
+ * its own with /run a private tmpfs, since containerd 1.6's shims put sockets under /run/containerd
+ * whatever the config says. Its PATH has dist/ (containerd-shim-tsrunc-v2) and /usr/sbin (runc). */
+function startContainerd(): void {
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), "tsrunc-bench-containerd.")));
+  const sock = join(dir, "containerd.sock");
+  mkdirSync(join(dir, "fifo"));
+  const config = join(dir, "config.toml");
+  writeFileSync(
+    config,
+    `version = 2
+root = "${dir}/root"
+state = "${dir}/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs", "io.containerd.internal.v1.tracing", "io.containerd.tracing.processor.v1.otlp"]
+[grpc]
+  address = "${sock}"
+[ttrpc]
+  address = "${sock}.ttrpc"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "${dir}/opt"
+`,
+  );
+  const log = openSync(join(dir, "containerd.log"), "w");
+  const child = spawn(
+    "unshare",
+    ["--mount", "--propagation", "private", "sh", "-c", 'mount -t tmpfs -o mode=755 tsrunc-bench-run /run && exec "$@"', "sh", "containerd", "--config", config],
+    { cwd: dir, detached: true, stdio: ["ignore", log, log], env: { ...process.env, PATH: `${dirname(TSRUNC)}:/usr/sbin:/usr/bin:/sbin:/bin` } },
+  );
+  closeSync(log);
+  child.unref();
+  // Recorded before anything can fail, so that cleanup() stops it.
+  containerd = { dir, sock, pid: child.pid ?? 0 };
+  if (!waitUntil(() => existsSync(sock) && ctr(["version"], true).code === 0, 20_000))
+    throw new Error(`containerd did not start: ${readFileSync(join(dir, "containerd.log"), "utf8").slice(-2000)}`);
+  const tar = join(dir, "busybox.tar");
+  sh(["bash", join(repo, "bundles/build-oci-image.sh"), tar, SHIM_IMAGE]);
+  ctr(["image", "import", tar]);
+}
+
+/** Containers deleted (each shim exits with its last), containerd stopped by its pid, whatever still
+ * names its temp dir killed (its mount namespace, and the mounts in it, die with the last of them),
+ * the temp dir removed. The containers' cgroups go with the run's (cleanup()). */
+function stopContainerd(): void {
+  const c = containerd;
+  if (!c) return;
+  containerd = undefined;
+  const ctrc = (args: string[]) => sh(["ctr", "--address", c.sock, ...args], { allowFail: true, timeoutMs: 30_000 });
+  if (c.pid && alive(c.pid)) {
+    for (const id of ctrc(["containers", "ls", "-q"]).out.split("\n").filter(Boolean)) {
+      ctrc(["task", "delete", "--force", id]);
+      ctrc(["containers", "delete", id]);
+    }
+    waitUntil(() => pidsWith(c.sock).every((p) => p === c.pid), 10_000);
+  }
+  const stop = (pids: number[], sig: NodeJS.Signals) => {
+    for (const p of pids)
+      try {
+        process.kill(p, sig);
+      } catch {}
+  };
+  const ours = () => [...new Set([...(c.pid && alive(c.pid) ? [c.pid] : []), ...pidsWith(c.dir).filter(alive)])];
+  stop(ours(), "SIGTERM");
+  if (!waitUntil(() => ours().length === 0, 10_000)) stop(ours(), "SIGKILL");
+  waitUntil(() => ours().length === 0, 5000);
+  rmSync(c.dir, { recursive: true, force: true });
+}
+
+function taskPid(id: string): number {
+  const line = ctr(["task", "ls"]).out.split("\n").find((l) => l.startsWith(id + " "));
+  const pid = Number(/^\S+\s+(\d+)/.exec(line ?? "")?.[1]);
+  if (!pid) throw new Error(`ctr task ls: no task ${id}`);
+  return pid;
+}
+
+/** Start a container of `sleep` detached, in its test-only cgroup. */
+function ctrDetached(rtName: string, id: string): void {
+  ctr(["run", "-d", "--runtime", SHIMS[rtName]!, ...fifoArgs(), "--cgroup", `${cgroupParent}/${id}`, SHIM_IMAGE, id, "/bin/sleep", "1000000"]);
+}
+
+function ctrRemove(id: string): void {
+  ctr(["task", "delete", "--force", id], true);
+  ctr(["containers", "delete", id], true);
+}
+
+/** Untimed, between rounds: the previous shim has exited, so that it costs the next one nothing. */
+function waitShimsGone(): void {
+  if (!waitUntil(() => shimPids().length === 0, 10_000)) throw new Error(`a shim did not exit: ${shimPids().join(", ")}`);
+}
+
+/** Memory of a shim serving a container whose init is `init`: the shim (the init's parent) and any
+ * helper children of its own, the container's processes left out. VmRSS, and Pss (smaps_rollup). */
+function shimMemory(init: number): { rssKb: number; pssKb: number | null } {
+  const ppid = (p: number) => Number(readFileSync(`/proc/${p}/stat`, "utf8").replace(/^.*\) /, "").split(" ")[1]);
+  const shim = ppid(init);
+  if (!/containerd-shim/.test(readFileSync(`/proc/${shim}/cmdline`, "utf8"))) throw new Error(`the parent ${shim} of ${init} is not a shim`);
+  const tree = [shim];
+  for (let i = 0; i < tree.length; i++) {
+    for (const t of readdirSync(`/proc/${tree[i]}/task`)) {
+      for (const ch of readFileSync(`/proc/${tree[i]}/task/${t}/children`, "utf8").split(" ").filter(Boolean)) {
+        if (Number(ch) !== init) tree.push(Number(ch));
+      }
+    }
+  }
+  let rssKb = 0;
+  let pssKb: number | null = 0;
+  for (const p of tree) {
+    rssKb += Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? 0);
+    try {
+      pssKb = pssKb === null ? null : pssKb + Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, "utf8"))![1]);
+    } catch {
+      pssKb = null;
+    }
+  }
+  return { rssKb, pssKb };
+}
+
+if (want("shim") && !inVm) {
+  const labels = {
+    run: "shim v2: `ctr run --rm` /bin/true (containerd 1.6, tsrunc's shim vs runc's)",
+    exec: "shim v2: `ctr task exec` /bin/true into a running container",
+    rss: "shim v2: RSS of the shim serving one idle container",
+  };
+  const absent = ["containerd", "ctr", "containerd-shim-runc-v2", "unshare"].filter((c) => sh(["sh", "-c", `command -v ${c}`], { allowFail: true }).code !== 0);
+  if (!existsSync("/usr/sbin/runc")) absent.push("/usr/sbin/runc");
+  if (!existsSync(join(dirname(TSRUNC), "containerd-shim-tsrunc-v2"))) absent.push("dist/containerd-shim-tsrunc-v2 (scripts/build.sh)");
+  if (absent.length) {
+    const note = `skipped: not installed: ${absent.join(", ")}`;
+    progress(`shim: ${note}`);
+    results.push({ key: "shim", label: "shim v2 (containerd): `ctr run --rm`, `ctr task exec`, the shim's memory", unit: "ms", samples: {}, note });
+  } else {
+    progress("shim: a private containerd, the busybox image imported");
+    startContainerd();
+    containerdVersion = sh(["containerd", "--version"]).out.split(" ")[2] ?? "";
+    const onlyShims = (rt: { name: string }) => rt.name in SHIMS;
+
+    progress(`shim: ctr run --rm /bin/true (${RUNS} runs each)`);
+    const runSamples = alternate(RUNS, (rt) => {
+      if (!onlyShims(rt)) return null;
+      const id = `${rt.name}-shim-run`;
+      const argv = ctrArgv(["run", "--rm", "--runtime", SHIMS[rt.name]!, ...fifoArgs(), "--cgroup", `${cgroupParent}/${id}`, SHIM_IMAGE, id, "/bin/true"]);
+      const s = check(time("seq", [argv]), `${rt.name} shim: ctr run --rm`);
+      waitShimsGone();
+      return s.total;
+    });
+    results.push({ key: "shim-run", label: labels.run, unit: "ms", samples: runSamples, note: "the whole client round trip: shim start, create, start, wait, delete, shim exit; ctr's own cost included" });
+
+    progress(`shim: ctr task exec /bin/true (${RUNS} runs each)`);
+    for (const name of Object.keys(SHIMS)) ctrDetached(name, `${name}-shim-exec`);
+    let execN = 0;
+    const execSamples = alternate(RUNS, (rt) => {
+      if (!onlyShims(rt)) return null;
+      const argv = ctrArgv(["task", "exec", ...fifoArgs(), "--exec-id", `e${execN++}`, `${rt.name}-shim-exec`, "/bin/true"]);
+      return check(time("seq", [argv]), `${rt.name} shim: ctr task exec`).total;
+    });
+    for (const name of Object.keys(SHIMS)) ctrRemove(`${name}-shim-exec`);
+    waitShimsGone();
+    results.push({ key: "shim-exec", label: labels.exec, unit: "ms", samples: execSamples });
+
+    // A fresh container per round; read once the shim has been idle for a moment.
+    const n = Math.max(5, Math.floor(RUNS / 3));
+    progress(`shim: memory of the shim serving one idle container (${n} runs each)`);
+    const pss: Record<string, number[]> = Object.fromEntries(runtimes.map((r) => [r.name, []]));
+    const rssSamplesShim = alternate(n, (rt, i) => {
+      if (!onlyShims(rt)) return null;
+      const id = `${rt.name}-shim-mem`;
+      ctrDetached(rt.name, id);
+      Bun.sleepSync(500);
+      const m = shimMemory(taskPid(id));
+      ctrRemove(id);
+      waitShimsGone();
+      if (i >= 0 && m.pssKb !== null) pss[rt.name]!.push(m.pssKb / 1024);
+      return m.rssKb / 1024;
+    });
+    results.push({
+      key: "shim-rss",
+      label: labels.rss,
+      unit: "MiB",
+      samples: rssSamplesShim,
+      note: "VmRSS of the shim (and any helper processes of its own), 0.5 s after `ctr run -d` of a sleeping container",
+    });
+    if (Object.values(pss).some((xs) => xs.length)) {
+      results.push({ key: "shim-pss", label: "  PSS of the same (smaps_rollup)", unit: "MiB", samples: pss, note: "shared pages divided among the processes mapping them" });
+    }
+    stopContainerd();
+  }
+}
+
 interface ConcRow {
   n: number;
   perContainer: Record<string, number>;
@@ -579,6 +816,7 @@ function versions(): string {
   const [tv, tc] = first([TSRUNC, "--version"]);
   const parts = [`kernel ${sh(["uname", "-r"]).out.trim()}`, `${cpus().length} CPUs`, `${tv} (${tc})`, first(["runc", "--version"])[0]!];
   if (inVm) parts.push(first(["crun", "--version"])[0]!);
+  if (containerdVersion) parts.push(`containerd ${containerdVersion}`);
   // Other work on the machine skews every number: say how busy it was before we started.
   parts.push(`load average ${loadAtStart} before the run`);
   return parts.join(", ").replaceAll(" version ", " ");
@@ -628,7 +866,8 @@ function runtimeNames(d: Json): string[] {
   const seen = new Set<string>();
   for (const r of d.results) for (const k of Object.keys(r.samples)) seen.add(k);
   for (const c of d.concurrency) for (const k of Object.keys(c.wall)) seen.add(k);
-  return [...seen];
+  // Only skipped rows (e.g. `--only shim` without containerd): the columns are still the runtimes.
+  return seen.size ? [...seen] : runtimes.map((r) => r.name);
 }
 
 function concTable(d: Json, ratiosOnly: boolean): string {
@@ -707,6 +946,8 @@ const cg2vm = process.env.CG2VM ?? resolve(repo, "../shared/tools/cg2vm");
 const vmResults = opt("--vm-results"); // the JSON of an earlier guest run (`--vm --json FILE` in cg2vm)
 if (vmResults) {
   vmData = JSON.parse(readFileSync(vmResults, "utf8"));
+} else if (!noVm && only?.every((k) => HOST_ONLY.includes(k))) {
+  progress(`cg2vm part skipped: ${only.join(", ")} run on the host only`);
 } else if (!noVm) {
   if (!existsSync(cg2vm)) {
     progress(`cg2vm part skipped: ${cg2vm} is missing`);
@@ -732,6 +973,8 @@ if (vmResults) {
 if (outFile) {
   let md = `# tsrunc benchmark results\n\nWritten by \`npm run bench\` (bench/bench.ts); bench/README.md explains the method and the\nprofile. Medians of ${RUNS} alternating runs per runtime (\`--version\` and \`spec\`: ${RUNS * 2}), same\nbundle (bundles/busybox, config from \`tsrunc spec\`, terminal off), same machine.\n\n`;
   md += `## This machine (hybrid cgroups: v1 controllers)\n\n${data.env}\n\n${hostTable(data)}\n`;
+  if (data.results.some((r) => r.key === "shim-run" && r.samples.tsrunc))
+    md += `The "shim v2" rows compare the shims, not the runtime binaries: tsrunc's containerd shim (the task\nservice in process) against runc's shim running /usr/sbin/runc, under one private containerd, timed\naround ctr (whose own cost is in both). Shim memory: ${Math.max(5, Math.floor(RUNS / 3))} fresh containers per shim.\n\n`;
   if (data.concurrency.length) md += `### Containers started concurrently (\`run\` /bin/true)\n\n${concTable(data, false)}\n`;
   if (data.profile.length) md += `### Where one \`tsrunc run\` spends its time (TSRUNC_TRACE_TIMING, medians)\n\n${profileTable(data)}\n`;
   if (data.cgroupCosts) md += `### cgroupfs costs on this machine\n\n${cgroupTable(data)}\n`;
