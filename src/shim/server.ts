@@ -107,10 +107,19 @@ export async function serve(f: ShimFlags, log: Logger): Promise<number> {
     Connect: (r: M.ConnectRequest) => svc.connect(r),
     Shutdown: (r: M.ShutdownRequest) => svc.shutdown(r),
   };
+  // A shim mostly waits for its containers: once the requests stop for a while, give the memory
+  // that start-up and the requests used back (a full collection, then the allocator's scavenge).
+  let gcTimer: ReturnType<typeof setTimeout> | undefined;
+  const idleGc = () => {
+    clearTimeout(gcTimer);
+    gcTimer = setTimeout(() => Bun.gc(true), 2000);
+    gcTimer.unref?.();
+  };
   const methods: Record<string, (req: Uint8Array) => Promise<Uint8Array>> = {};
   for (const [name, { request, response }] of Object.entries(M.TASK_METHODS)) {
     const handler = handlers[name as keyof typeof handlers];
     methods[name] = async (bytes) => {
+      idleGc();
       const req = decode(request as MessageDesc<unknown>, bytes);
       log.debug(`${name} ${JSON.stringify(req, (_k, v) => (v instanceof Uint8Array ? `<${v.length} bytes>` : v))}`);
       try {
