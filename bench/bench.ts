@@ -569,7 +569,7 @@ function waitShimsGone(): void {
 
 /** Memory of a shim serving a container whose init is `init`: the shim (the init's parent) and any
  * helper children of its own, the container's processes left out. VmRSS, and Pss (smaps_rollup). */
-function shimMemory(init: number): { rssKb: number; pssKb: number | null } {
+function shimMemory(init: number): { rssKb: number; pssKb: number | null; anonKb: number } {
   const ppid = (p: number) => Number(readFileSync(`/proc/${p}/stat`, "utf8").replace(/^.*\) /, "").split(" ")[1]);
   const shim = ppid(init);
   if (!/containerd-shim/.test(readFileSync(`/proc/${shim}/cmdline`, "utf8"))) throw new Error(`the parent ${shim} of ${init} is not a shim`);
@@ -582,16 +582,19 @@ function shimMemory(init: number): { rssKb: number; pssKb: number | null } {
     }
   }
   let rssKb = 0;
+  let anonKb = 0;
   let pssKb: number | null = 0;
   for (const p of tree) {
-    rssKb += Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? 0);
+    const status = readFileSync(`/proc/${p}/status`, "utf8");
+    rssKb += Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+    anonKb += Number(/^RssAnon:\s+(\d+)/m.exec(status)?.[1] ?? 0);
     try {
       pssKb = pssKb === null ? null : pssKb + Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, "utf8"))![1]);
     } catch {
       pssKb = null;
     }
   }
-  return { rssKb, pssKb };
+  return { rssKb, pssKb, anonKb };
 }
 
 if (want("shim") && !inVm) {
@@ -640,6 +643,7 @@ if (want("shim") && !inVm) {
     const n = Math.max(5, Math.floor(RUNS / 3));
     progress(`shim: memory of the shim serving one idle container (${n} runs each)`);
     const pss: Record<string, number[]> = Object.fromEntries(runtimes.map((r) => [r.name, []]));
+    const anon: Record<string, number[]> = Object.fromEntries(runtimes.map((r) => [r.name, []]));
     const rssSamplesShim = alternate(n, (rt, i) => {
       if (!onlyShims(rt)) return null;
       const id = `${rt.name}-shim-mem`;
@@ -649,6 +653,7 @@ if (want("shim") && !inVm) {
       ctrRemove(id);
       waitShimsGone();
       if (i >= 0 && m.pssKb !== null) pss[rt.name]!.push(m.pssKb / 1024);
+      if (i >= 0) anon[rt.name]!.push(m.anonKb / 1024);
       return m.rssKb / 1024;
     });
     results.push({
@@ -661,6 +666,8 @@ if (want("shim") && !inVm) {
     if (Object.values(pss).some((xs) => xs.length)) {
       results.push({ key: "shim-pss", label: "  PSS of the same (smaps_rollup)", unit: "MiB", samples: pss, note: "shared pages divided among the processes mapping them" });
     }
+    // The binary's pages are shared by every shim of a node; its anonymous memory is what each more costs.
+    results.push({ key: "shim-anon", label: "  of which anonymous (RssAnon: what each further shim adds)", unit: "MiB", samples: anon });
     stopContainerd();
   }
 }

@@ -123,35 +123,46 @@ async function start(f: ShimFlags): Promise<number> {
   const args = ["-namespace", f.namespace, "-id", f.id, "-address", f.address, "-socket", socket];
   if (f.bundle) args.push("-bundle", f.bundle);
   if (f.debug) args.push("-debug");
-  // Its own session: the shim outlives this process and must not share containerd's signals.
+  // Its own session: the shim outlives this process and must not share containerd's signals. It
+  // says it serves on fd 3 (READY_FD), a pipe that ends with this process.
   const child = spawn(process.execPath, args, {
     argv0: process.argv0,
     cwd: bundle,
     detached: true,
-    stdio: ["ignore", "ignore", logFd],
+    stdio: ["ignore", "ignore", logFd, "pipe"],
+    env: { ...process.env, [READY_FD_ENV]: "3" },
   });
   if (typeof logFd === "number") closeSync(logFd);
-  let exited: number | null = null;
-  child.on("exit", (code, sig) => (exited = code ?? 128 + (sig ? 9 : 0)));
+  const ready = child.stdio[3] as NodeJS.ReadableStream;
+  const outcome = await new Promise<string>((resolve) => {
+    const timer = setTimeout(() => resolve(`the shim did not serve ${socket} within 10s`), 10_000);
+    const done = (why: string) => {
+      clearTimeout(timer);
+      resolve(why);
+    };
+    ready.once("data", () => done(""));
+    // Its end of the pipe closed without a word: it died (its reason is in the log).
+    ready.once("end", () => done(`the shim exited before serving ${socket}`));
+    ready.once("error", () => done(`the shim exited before serving ${socket}`));
+  });
+  (ready as unknown as { destroy(): void }).destroy();
   child.unref();
-  // Ready once its socket answers.
-  for (let i = 0; i < 2000; i++) {
-    if (await canConnect(socket)) {
-      writeFileSync(join(bundle, "address"), address);
-      writeStdout(address);
-      return 0;
-    }
-    if (exited !== null) break;
-    await new Promise((r) => setTimeout(r, 5));
+  if (!outcome) {
+    writeFileSync(join(bundle, "address"), address);
+    writeStdout(address);
+    return 0;
   }
-  if (exited === null && child.pid) {
+  if (child.pid && child.exitCode === null) {
     try {
       process.kill(child.pid, "SIGKILL");
     } catch {}
   }
   rmSync(socket, { force: true });
-  throw new Error(exited !== null ? `the shim exited with status ${exited} before serving ${socket}` : `the shim did not serve ${socket} within 10s`);
+  throw new Error(outcome);
 }
+
+/** The serving shim tells `start` it listens by writing to this fd, named in this variable. */
+export const READY_FD_ENV = "TSRUNC_SHIM_READY_FD";
 
 /** `delete`: clean up after a shim that is gone: the container, its rootfs mount; print the
  * DeleteResponse containerd expects (killed, now). */

@@ -1,6 +1,6 @@
 // The serving shim: the task service on its ttrpc socket, and its events sent to containerd's
 // ttrpc address (TTRPC_ADDRESS), in order, as runc's shim sends them.
-import { rmSync } from "node:fs";
+import { closeSync, rmSync, writeSync } from "node:fs";
 import * as M from "./messages.ts";
 import { anyIs, decode, encode, packAny, timestampFromDate, type MessageDesc } from "./protobuf.ts";
 import { publishEvent, TtrpcClient, TtrpcError, TtrpcServer } from "./ttrpc.ts";
@@ -8,7 +8,7 @@ import { Code, ServiceError, TaskService, type ShimEvent } from "./service.ts";
 import { taskMetrics } from "./metrics.ts";
 import type { RuntimeOptions } from "./options.ts";
 import type { Logger } from "../runtime/log.ts";
-import type { ShimFlags } from "./main.ts";
+import { READY_FD_ENV, type ShimFlags } from "./main.ts";
 
 export function encodeDeleteResponse(r: { pid: number; exit_status: number; exited_at: Date }): Uint8Array {
   return encode(M.DeleteResponse, { pid: r.pid, exit_status: r.exit_status, exited_at: timestampFromDate(r.exited_at) });
@@ -64,6 +64,19 @@ function runtimeOptions(any: M.Any | undefined): RuntimeOptions {
   if (!anyIs(M.RuncOptions, any)) throw new ServiceError(Code.INVALID_ARGUMENT, `unsupported runtime options type ${JSON.stringify(any.type_url)}`);
   const o = decode(M.RuncOptions, any.value);
   return { root: o.root, systemd_cgroup: o.systemd_cgroup, no_pivot_root: o.no_pivot_root, no_new_keyring: o.no_new_keyring };
+}
+
+/** `start` waits on a pipe for the word that the socket listens (main.ts READY_FD_ENV). */
+function tellStarterReady(): void {
+  const fd = Number(process.env[READY_FD_ENV]);
+  delete process.env[READY_FD_ENV];
+  if (!Number.isInteger(fd) || fd < 3) return;
+  try {
+    writeSync(fd, "1");
+  } catch {}
+  try {
+    closeSync(fd);
+  } catch {}
 }
 
 export async function serve(f: ShimFlags, log: Logger): Promise<number> {
@@ -137,6 +150,7 @@ export async function serve(f: ShimFlags, log: Logger): Promise<number> {
   rmSync(f.socket, { force: true });
   await server.listen(f.socket);
   log.debug(`serving ${f.socket}`);
+  tellStarterReady();
   // Create comes next: load what it needs (the validator, the plan, seccomp; exec's) while
   // containerd is still busy with `start`'s answer.
   setTimeout(() => void Promise.all([import("../runtime/create.ts"), import("../runtime/exec.ts")]).catch(() => {}), 0);
