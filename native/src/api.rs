@@ -218,6 +218,17 @@ fn try_wait_impl(env: napi_env, a: &[napi_value; MAX_ARGS]) -> JsResult<napi_val
 }
 js_fn!(try_wait, try_wait_impl);
 
+/// peekExited() -> pid of a child that has exited (left unreaped: WNOWAIT), or 0 if none (or no
+/// children at all).
+fn peek_exited_impl(env: napi_env, _a: &[napi_value; MAX_ARGS]) -> JsResult<napi_value> {
+    match unsafe { waitid(libc::P_ALL as c_int, 0, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT) } {
+        Err(libc::ECHILD) => Ok(int32(env, 0)),
+        Err(e) => Err(throw_errno(env, "waitid", e)),
+        Ok(info) => Ok(int32(env, unsafe { info.si_pid() })),
+    }
+}
+js_fn!(peek_exited, peek_exited_impl);
+
 fn ret_fd(env: napi_env, what: &str, r: c_long) -> JsResult<napi_value> {
     if r < 0 {
         return Err(throw_errno(env, what, errno()));
@@ -715,6 +726,7 @@ pub const FUNCTIONS: &[(&[u8], napi_callback)] = &[
     (b"reply\0", reply),
     (b"waitPidfd\0", wait_pidfd),
     (b"tryWait\0", try_wait),
+    (b"peekExited\0", peek_exited),
     (b"pidfdOpen\0", pidfd_open),
     (b"pidfdSendSignal\0", pidfd_send_signal),
     (b"lockFile\0", lock_file),

@@ -228,6 +228,12 @@ export class FakeNative implements Native {
     return p.status;
   }
 
+  peekExited(): number {
+    this.log("peekExited", []);
+    for (const p of this.processes.values()) if (p.status && !p.reaped) return p.pid;
+    return 0;
+  }
+
   pidfdOpen(pid: number): number {
     this.log("pidfdOpen", [pid]);
     const p = this.processes.get(pid);

@@ -15,6 +15,7 @@ interface RawAddon {
   reply(sock: number, value: number): void;
   waitPidfd(pidfd: number): Promise<[siCode: number, siStatus: number]>;
   tryWait(pid: number): [siCode: number, siStatus: number] | null;
+  peekExited(): number;
   pidfdOpen(pid: number): number;
   pidfdSendSignal(pidfd: number, signal: number): void;
   lockFile(fd: number, exclusive: boolean, nonBlocking: boolean): boolean;
@@ -98,6 +99,7 @@ export const native: Native = {
     const r = addon().tryWait(pid);
     return r === null ? null : toExitStatus(r);
   },
+  peekExited: () => addon().peekExited(),
   pidfdOpen: (pid) => addon().pidfdOpen(pid),
   pidfdSendSignal: (pidfd, signal) => addon().pidfdSendSignal(pidfd, signal),
   lockFile: (fd, exclusive, nonBlocking) => addon().lockFile(fd, exclusive, nonBlocking),

@@ -176,6 +176,8 @@ export interface Native {
   waitPidfd(pidfd: number): Promise<ExitStatus>;
   /** waitid(P_PID, WEXITED|WNOHANG): null if still running, throws ECHILD if not our child. */
   tryWait(pid: number): ExitStatus | null;
+  /** waitid(P_ALL, WEXITED|WNOHANG|WNOWAIT): a child that has exited, not reaped (0: none). */
+  peekExited(): number;
   pidfdOpen(pid: number): number;
   pidfdSendSignal(pidfd: number, signal: number): void;
 

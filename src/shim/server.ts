@@ -136,7 +136,8 @@ export async function serve(f: ShimFlags, log: Logger): Promise<number> {
       const req = decode(request as MessageDesc<unknown>, bytes);
       log.debug(`${name} ${JSON.stringify(req, (_k, v) => (v instanceof Uint8Array ? `<${v.length} bytes>` : v))}`);
       try {
-        const res = await handler(req as never);
+        // Wait only waits; everything else may call the runtime, whose children the reaper leaves alone.
+        const res = name === "Wait" ? await handler(req as never) : await svc.hold(() => handler(req as never));
         return encode(response as MessageDesc<unknown>, (res ?? {}) as never);
       } catch (e) {
         log.debug(`${name} failed: ${(e as Error).message}`);

@@ -151,6 +151,11 @@ export class TaskService {
     this.reaper = new Reaper(o.native);
   }
 
+  /** Run a request that calls the runtime: orphans are not reaped meanwhile (reaper.ts). */
+  hold<T>(fn: () => Promise<T> | T): Promise<T> {
+    return this.reaper.hold(fn);
+  }
+
   private runtime(opts: RuntimeOptions): Runtime {
     return new Runtime({ root: runtimeRoot(this.o.namespace, opts), log: this.o.log, systemdCgroup: opts.systemd_cgroup === true, native: this.o.native });
   }

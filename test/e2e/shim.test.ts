@@ -4,7 +4,7 @@
 // own root, state and sockets under a temp dir, /run a private tmpfs in its mount namespace) and
 // finds the shim on its PATH in dist/. Root only; skipped without containerd and ctr.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
@@ -224,6 +224,34 @@ clientDescribe("containerd 1.6: ctr and tsrunc's shim", missing("containerd", "c
       expect(waitFor(() => status("pod-b") === "STOPPED", 10_000)).toBe(true);
       expect(ctr(["task", "delete", "pod-b"]).status).toBe(0);
       expect(waitFor(() => !alive(shim!), 10_000)).toBe(true);
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    "reaps the orphans of a container in the host's pid namespace, as runc's shim does",
+    () => {
+      const id = "hostpid";
+      // Our own pid namespace: the host's (pid 1's may be out of reach in a sandbox).
+      expect(ctrRun(id, ["-d", "--with-ns", `pid:/proc/${process.pid}/ns/pid`], ["sleep", "1000"]).status).toBe(0);
+      const [shim] = shimPids();
+      // The exec'd sh leaves a child behind: with no pid namespace of the container's to take it, it
+      // comes to the shim (a subreaper), and must not stay a zombie when it exits.
+      const r = exec(id, "bg", ["sh", "-c", "sleep 1 >/dev/null 2>&1 & echo $!"]);
+      const orphan = Number(r.stdout.trim());
+      expect(orphan).toBeGreaterThan(1);
+      const ppid = () => readFileSync(`/proc/${orphan}/stat`, "utf8").replace(/^.*\) /, "").split(" ")[1];
+      expect(ppid()).toBe(String(shim));
+      expect(waitFor(() => !existsSync(`/proc/${orphan}`), 10_000)).toBe(true);
+      const zombies = readdirSync("/proc").filter((p) => {
+        try {
+          const stat = readFileSync(`/proc/${p}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
+          return stat[0] === "Z" && stat[1] === String(shim);
+        } catch {
+          return false;
+        }
+      });
+      expect(zombies).toEqual([]);
     },
     TEST_TIMEOUT,
   );
