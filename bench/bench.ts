@@ -12,11 +12,9 @@
 // containerd and its temp dir) is removed at the end, also on failure or Ctrl-C.
 import { spawn, spawnSync } from "node:child_process";
 import {
-  closeSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
-  openSync,
   readFileSync,
   readdirSync,
   realpathSync,
@@ -26,6 +24,7 @@ import {
 } from "node:fs";
 import { tmpdir, cpus } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { startDaemon, writeContainerdConfig } from "../test/e2e/containerd.ts";
 
 // ------------------------------------------------------------------ options
 
@@ -485,29 +484,8 @@ function startContainerd(): void {
   const dir = realpathSync(mkdtempSync(join(tmpdir(), "tsrunc-bench-containerd.")));
   const sock = join(dir, "containerd.sock");
   mkdirSync(join(dir, "fifo"));
-  const config = join(dir, "config.toml");
-  writeFileSync(
-    config,
-    `version = 2
-root = "${dir}/root"
-state = "${dir}/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs", "io.containerd.internal.v1.tracing", "io.containerd.tracing.processor.v1.otlp"]
-[grpc]
-  address = "${sock}"
-[ttrpc]
-  address = "${sock}.ttrpc"
-[plugins."io.containerd.internal.v1.opt"]
-  path = "${dir}/opt"
-`,
-  );
-  const log = openSync(join(dir, "containerd.log"), "w");
-  const child = spawn(
-    "unshare",
-    ["--mount", "--propagation", "private", "sh", "-c", 'mount -t tmpfs -o mode=755 tsrunc-bench-run /run && exec "$@"', "sh", "containerd", "--config", config],
-    { cwd: dir, detached: true, stdio: ["ignore", log, log], env: { ...process.env, PATH: `${dirname(TSRUNC)}:/usr/sbin:/usr/bin:/sbin:/bin` } },
-  );
-  closeSync(log);
-  child.unref();
+  const env = { ...process.env, PATH: `${dirname(TSRUNC)}:/usr/sbin:/usr/bin:/sbin:/bin` };
+  const child = startDaemon(dir, "containerd", ["containerd", "--config", writeContainerdConfig(dir, sock)], env);
   // Recorded before anything can fail, so that cleanup() stops it.
   containerd = { dir, sock, pid: child.pid ?? 0 };
   if (!waitUntil(() => existsSync(sock) && ctr(["version"], true).code === 0, 20_000))

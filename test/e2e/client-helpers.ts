@@ -7,6 +7,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect } from "vitest";
 import { capture, cgroupHierarchies, haveBinary, isRoot, removeRunCgroups, waitFor } from "./helpers.ts";
+import { startContainerd } from "./containerd.ts";
+
+export { startContainerd, startDaemon, writeContainerdConfig } from "./containerd.ts";
 
 export const PTY = join(__dirname, "pty-driver.py");
 export const HOOK_TIMEOUT = 120_000;
@@ -159,41 +162,10 @@ export function removeImageAndCgroups(): void {
   removeRunCgroups();
 }
 
-/** A daemon in a mount namespace of its own whose /run is a private tmpfs: containerd 1.6's shims
- * put their sockets under /run/containerd whatever the config says, and no system containerd's
- * files may be touched. Its mounts (snapshots, rootfs) die with the namespace. */
-export function startDaemon(dir: string, name: string, argv: string[], env?: NodeJS.ProcessEnv): ChildProcess {
-  const log = openSync(join(dir, `${name}.log`), "w");
-  const script = `mount -t tmpfs -o mode=755 tsrunc-test-run /run && exec "$@"`;
-  const child = spawn("unshare", ["--mount", "--propagation", "private", "sh", "-c", script, "sh", ...argv], {
-    cwd: dir,
-    detached: true,
-    stdio: ["ignore", log, log],
-    env: env ?? process.env,
-  });
-  closeSync(log);
-  child.unref();
-  return child;
-}
-
-
-/** A private containerd 1.6's config: everything under dir; no CRI (it wants CNI), no snapshotters
- * this host lacks. */
-export function writeContainerdConfig(dir: string, sock: string): string {
-  const path = join(dir, "config.toml");
-  writeFileSync(
-    path,
-    `version = 2
-root = "${dir}/root"
-state = "${dir}/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs", "io.containerd.internal.v1.tracing", "io.containerd.tracing.processor.v1.otlp"]
-[grpc]
-  address = "${sock}"
-[ttrpc]
-  address = "${sock}.ttrpc"
-[plugins."io.containerd.internal.v1.opt"]
-  path = "${dir}/opt"
-`,
-  );
-  return path;
+/** A private containerd (containerd.ts) up, with the busybox image imported; its log is in dir. */
+export function startContainerdWithImage(dir: string, sock: string, env?: NodeJS.ProcessEnv): ChildProcess {
+  const daemon = startContainerd(dir, sock, env);
+  const imp = run("ctr", ["--address", sock, "image", "import", image()], 120_000);
+  if (imp.status !== 0) throw new Error(`ctr image import: ${imp.stderr}`);
+  return daemon;
 }

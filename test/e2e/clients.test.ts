@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { CGROUP_PARENT, cgroupHierarchies, TSRUNC, waitFor } from "./helpers.ts";
 import {
   alive, cgroupsLeft, which, clientDescribe, expectMemoryLimitHolds, HOOK_TIMEOUT, IMAGE, image, memoryLimit, missing, type Out,
-  removeImageAndCgroups, run, startDaemon, tearDown, TEST_TIMEOUT, underPty, writeContainerdConfig,
+  removeImageAndCgroups, run, startContainerdWithImage, startDaemon, tearDown, TEST_TIMEOUT, underPty,
 } from "./client-helpers.ts";
 
 afterAll(removeImageAndCgroups);
@@ -51,11 +51,7 @@ clientDescribe("containerd 1.6: ctr and the runc shim", missing("containerd", "c
     dir = realpathSync(mkdtempSync(join(tmpdir(), "tsrunc-containerd-")));
     mkdirSync(join(dir, "fifo"));
     sock = join(dir, "containerd.sock");
-    daemon = startDaemon(dir, "containerd", ["containerd", "--config", writeContainerdConfig(dir, sock)]);
-    const up = waitFor(() => existsSync(sock) && ctr(["version"], 5000).status === 0, 20_000);
-    if (!up) throw new Error(`containerd did not start: ${readFileSync(join(dir, "containerd.log"), "utf8").slice(-2000)}`);
-    const imp = ctr(["image", "import", image()], 120_000);
-    if (imp.status !== 0) throw new Error(`ctr image import: ${imp.stderr}`);
+    daemon = startContainerdWithImage(dir, sock);
   }, HOOK_TIMEOUT);
 
   afterEach(() => {

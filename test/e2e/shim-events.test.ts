@@ -2,16 +2,15 @@
 // (its own root, state and sockets under a temp dir; /run a private tmpfs in its own mount
 // namespace, as clients.test.ts starts it) is sent events on its "<address>.ttrpc" socket as a shim
 // sends them, and `ctr events` must show them. Root only; skipped without containerd and ctr.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { packAny } from "../../src/shim/protobuf.ts";
 import * as M from "../../src/shim/messages.ts";
 import { Code, publishEvent, TtrpcClient } from "../../src/shim/ttrpc.ts";
-import { waitFor } from "./helpers.ts";
-import { alive, missing, startDaemon, stopPids, writeContainerdConfig } from "./client-helpers.ts";
+import { alive, missing, startContainerd, stopPids } from "./client-helpers.ts";
 
 const why = missing("containerd", "ctr", "unshare");
 if (why) console.warn(`shim-events.test.ts skipped: ${why}`);
@@ -27,10 +26,7 @@ describe.skipIf(why !== null)(why ? `containerd events over ttrpc (skipped: ${wh
   beforeAll(async () => {
     dir = realpathSync(mkdtempSync(join(tmpdir(), "tsrunc-ttrpc-ctd-")));
     sock = join(dir, "containerd.sock");
-    daemon = startDaemon(dir, "containerd", ["containerd", "--config", writeContainerdConfig(dir, sock)]);
-    const ctrOk = () => spawnSync("ctr", ["--address", sock, "version"], { timeout: 5000 }).status === 0;
-    if (!waitFor(() => existsSync(`${sock}.ttrpc`) && ctrOk(), 20_000))
-      throw new Error(`containerd did not start: ${readFileSync(join(dir, "containerd.log"), "utf8").slice(-2000)}`);
+    daemon = startContainerd(dir, sock);
     events = spawn("ctr", ["--address", sock, "events"], { stdio: ["ignore", "pipe", "pipe"] });
     events.stdout!.on("data", (d: Buffer) => (seen += d.toString()));
     client = await TtrpcClient.connect(`${sock}.ttrpc`);

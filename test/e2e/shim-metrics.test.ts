@@ -2,14 +2,14 @@
 // container under runc's shim, in a private containerd 1.6 set up as in shim.test.ts. Root only;
 // skipped without containerd and ctr.
 import type { ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { waitFor } from "./helpers.ts";
 import {
-  cgroupsLeft, clientDescribe, HOOK_TIMEOUT, IMAGE, image, memoryCgroup, missing, removeImageAndCgroups, run, startDaemon, tearDown,
-  TEST_TIMEOUT, writeContainerdConfig,
+  cgroupsLeft, clientDescribe, HOOK_TIMEOUT, IMAGE, memoryCgroup, missing, removeImageAndCgroups, run, startContainerdWithImage, tearDown,
+  TEST_TIMEOUT,
 } from "./client-helpers.ts";
 
 afterAll(removeImageAndCgroups);
@@ -39,11 +39,7 @@ clientDescribe("containerd 1.6: ctr task metrics through tsrunc's shim", missing
     mkdirSync(join(dir, "fifo"));
     sock = join(dir, "containerd.sock");
     const env = { ...process.env, PATH: `${dirname(SHIM)}:${process.env.PATH}` };
-    daemon = startDaemon(dir, "containerd", ["containerd", "--config", writeContainerdConfig(dir, sock)], env);
-    const up = waitFor(() => existsSync(sock) && ctr(["version"], 5000).status === 0, 20_000);
-    if (!up) throw new Error(`containerd did not start: ${readFileSync(join(dir, "containerd.log"), "utf8").slice(-2000)}`);
-    const imp = ctr(["image", "import", image()], 120_000);
-    if (imp.status !== 0) throw new Error(`ctr image import: ${imp.stderr}`);
+    daemon = startContainerdWithImage(dir, sock, env);
   }, HOOK_TIMEOUT);
 
   afterAll(() => {

@@ -10,8 +10,8 @@ import { dirname, join, resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { CGROUP_PARENT, cgroupHierarchies, waitFor } from "./helpers.ts";
 import {
-  alive, cgroupsLeft, clientDescribe, expectMemoryLimitHolds, HOOK_TIMEOUT, IMAGE, image, missing, pidsWith, removeImageAndCgroups, run, startDaemon,
-  tearDown, TEST_TIMEOUT, underPty, writeContainerdConfig,
+  alive, cgroupsLeft, clientDescribe, expectMemoryLimitHolds, HOOK_TIMEOUT, IMAGE, missing, pidsWith, removeImageAndCgroups, run,
+  startContainerdWithImage, tearDown, TEST_TIMEOUT, underPty,
 } from "./client-helpers.ts";
 
 afterAll(removeImageAndCgroups);
@@ -54,12 +54,9 @@ clientDescribe("containerd 1.6: ctr and tsrunc's shim", missing("containerd", "c
     sock = join(dir, "containerd.sock");
     // containerd finds containerd-shim-tsrunc-v2 on its PATH.
     env = { ...process.env, PATH: `${dirname(SHIM)}:${process.env.PATH}` };
-    daemon = startDaemon(dir, "containerd", ["containerd", "--config", writeContainerdConfig(dir, sock)], env);
-    daemonPid = daemon.pid!;
-    const up = waitFor(() => existsSync(sock) && ctr(["version"], 5000).status === 0, 20_000);
-    if (!up) throw new Error(`containerd did not start: ${readFileSync(join(dir, "containerd.log"), "utf8").slice(-2000)}`);
-    const imp = ctr(["image", "import", image()], 120_000);
-    if (imp.status !== 0) throw new Error(`ctr image import: ${imp.stderr}`);
+    const d = startContainerdWithImage(dir, sock, env);
+    daemon = d;
+    daemonPid = d.pid ?? 0;
   }, HOOK_TIMEOUT);
 
   afterEach(() => {
