@@ -24,7 +24,7 @@ import {
 } from "node:fs";
 import { tmpdir, cpus } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { startDaemon, writeContainerdConfig } from "../test/e2e/containerd.ts";
+import { pidsWith, startDaemon, writeContainerdConfig } from "../test/e2e/containerd.ts";
 
 // ------------------------------------------------------------------ options
 
@@ -441,18 +441,6 @@ const HOST_ONLY = ["shim"]; // keys the cg2vm guest does not run
 const SHIMS: Record<string, string> = { tsrunc: "io.containerd.tsrunc.v2", runc: "io.containerd.runc.v2" };
 const SHIM_IMAGE = "localhost/tsrunc-busybox:latest";
 let containerdVersion = "";
-
-/** Pids of live processes (not us) whose command line contains `needle`. */
-function pidsWith(needle: string): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync("/proc")) {
-    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${e}/cmdline`, "utf8").includes(needle)) out.push(Number(e));
-    } catch {}
-  }
-  return out;
-}
 
 /** Running and not a zombie (containerd is our child, reaped only when the event loop runs). */
 function alive(pid: number): boolean {

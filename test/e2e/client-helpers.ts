@@ -7,9 +7,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect } from "vitest";
 import { capture, cgroupHierarchies, haveBinary, isRoot, removeRunCgroups, waitFor } from "./helpers.ts";
-import { startContainerd } from "./containerd.ts";
+import { pidsWith, startContainerd } from "./containerd.ts";
 
-export { startContainerd, startDaemon, writeContainerdConfig } from "./containerd.ts";
+export { pidsWith, startContainerd, startDaemon, writeContainerdConfig } from "./containerd.ts";
 
 export const PTY = join(__dirname, "pty-driver.py");
 export const HOOK_TIMEOUT = 120_000;
@@ -43,18 +43,6 @@ export function run(cmd: string, args: string[], timeout = 60_000, input = "", c
 /** A command under a real terminal (test/e2e/pty-driver.py), typing `lines` at the first "#". */
 export function underPty(cmd: string[], lines = "", cwd?: string): Out {
   return run("python3", [PTY, "30", "100", lines, ...cmd], 40_000, "", cwd);
-}
-
-/** Pids of live processes whose command line contains `needle` (what a private instance started). */
-export function pidsWith(needle: string): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync("/proc")) {
-    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${e}/cmdline`, "utf8").includes(needle)) out.push(Number(e));
-    } catch {}
-  }
-  return out;
 }
 
 /** Running, not a zombie: a daemon we spawned is reaped only once the event loop runs again. */
@@ -160,6 +148,15 @@ export function removeImageAndCgroups(): void {
   if (imageDir) rmSync(imageDir, { recursive: true, force: true });
   imageDir = "";
   removeRunCgroups();
+}
+
+/** A ctr container gone, however it was left: its task killed and deleted, then the container. */
+export function ctrRemove(ctr: (args: string[]) => Out, id: string): void {
+  const line = () => ctr(["task", "ls"]).stdout.split("\n").find((l) => l.startsWith(id + " ")) ?? "";
+  ctr(["task", "kill", "-s", "SIGKILL", id]);
+  waitFor(() => !/\s(RUNNING|PAUSED)\s*$/.test(line()), 5000);
+  ctr(["task", "delete", "--force", id]);
+  ctr(["container", "delete", id]);
 }
 
 /** A private containerd (containerd.ts) up, with the busybox image imported; its log is in dir. */

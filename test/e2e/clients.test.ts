@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { CGROUP_PARENT, cgroupHierarchies, TSRUNC, waitFor } from "./helpers.ts";
 import {
-  alive, cgroupsLeft, which, clientDescribe, expectMemoryLimitHolds, HOOK_TIMEOUT, IMAGE, image, memoryLimit, missing, type Out,
+  alive, cgroupsLeft, ctrRemove, which, clientDescribe, expectMemoryLimitHolds, HOOK_TIMEOUT, IMAGE, image, memoryLimit, missing, type Out,
   removeImageAndCgroups, run, startContainerdWithImage, startDaemon, tearDown, TEST_TIMEOUT, underPty,
 } from "./client-helpers.ts";
 
@@ -56,10 +56,7 @@ clientDescribe("containerd 1.6: ctr and the runc shim", missing("containerd", "c
 
   afterEach(() => {
     for (const id of made.splice(0)) {
-      ctr(["task", "kill", "-s", "SIGKILL", id]);
-      waitFor(() => status(id) !== "RUNNING" && status(id) !== "PAUSED", 5000);
-      ctr(["task", "delete", "--force", id]);
-      ctr(["container", "delete", id]);
+      ctrRemove(ctr, id);
       expect(cgroupsLeft(cg(id))).toEqual([]);
       expect(existsSync(runtimeState(id))).toBe(false);
     }

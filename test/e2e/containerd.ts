@@ -1,7 +1,7 @@
 // A private containerd 1.6 for tests and benchmarks: its root, state, sockets and log under a temp
 // dir, in a mount namespace of its own with /run a private tmpfs. No vitest here: bench/ uses it too.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /** A daemon in a mount namespace of its own whose /run is a private tmpfs: containerd 1.6's shims
@@ -54,4 +54,16 @@ export function startContainerd(dir: string, sock: string, env?: NodeJS.ProcessE
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
   }
   return daemon;
+}
+
+/** Pids of live processes whose command line contains `needle` (what a private instance started). */
+export function pidsWith(needle: string): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${e}/cmdline`, "utf8").includes(needle)) out.push(Number(e));
+    } catch {}
+  }
+  return out;
 }

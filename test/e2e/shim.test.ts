@@ -10,7 +10,7 @@ import { dirname, join, resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { CGROUP_PARENT, cgroupHierarchies, waitFor } from "./helpers.ts";
 import {
-  alive, cgroupsLeft, clientDescribe, expectMemoryLimitHolds, HOOK_TIMEOUT, IMAGE, missing, pidsWith, removeImageAndCgroups, run,
+  alive, cgroupsLeft, ctrRemove, clientDescribe, expectMemoryLimitHolds, HOOK_TIMEOUT, IMAGE, missing, pidsWith, removeImageAndCgroups, run,
   startContainerdWithImage, tearDown, TEST_TIMEOUT, underPty,
 } from "./client-helpers.ts";
 
@@ -61,10 +61,7 @@ clientDescribe("containerd 1.6: ctr and tsrunc's shim", missing("containerd", "c
 
   afterEach(() => {
     for (const id of made.splice(0)) {
-      ctr(["task", "kill", "-s", "SIGKILL", id]);
-      waitFor(() => status(id) !== "RUNNING" && status(id) !== "PAUSED", 5000);
-      ctr(["task", "delete", "--force", id]);
-      ctr(["container", "delete", id]);
+      ctrRemove(ctr, id);
       expect(cgroupsLeft(cg(id))).toEqual([]);
       expect(existsSync(runtimeState(id))).toBe(false);
     }
