@@ -1,8 +1,8 @@
 // What the tests of real clients share: private daemons (containerd, dockerd, podman's state) under a
 // temp dir, in a mount namespace with a private /run; the busybox image they run (packed once per
 // test file: there is no registry); and the checks that they leave nothing behind. Root only.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, realpathSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
+import { type ChildProcess, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, rmdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect } from "vitest";
