@@ -9,8 +9,12 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { CGROUP_PARENT, cgroupHierarchies, waitFor } from "./helpers.ts";
+import * as M from "../../src/shim/messages.ts";
+import { decode, encode, type MessageDesc } from "../../src/shim/protobuf.ts";
+import { TtrpcClient } from "../../src/shim/ttrpc.ts";
+import { shimSocketPath } from "../../src/shim/main.ts";
 import {
-  alive, cgroupsLeft, ctrRemove, clientDescribe, expectMemoryLimitHolds, HOOK_TIMEOUT, IMAGE, missing, pidsWith, removeImageAndCgroups, run,
+  alive, cgroupsLeft, ctrRemove, clientDescribe, expectMemoryLimitHolds, HOOK_TIMEOUT, IMAGE, memoryLimit, missing, pidsWith, removeImageAndCgroups, run,
   startContainerdWithImage, tearDown, TEST_TIMEOUT, underPty,
 } from "./client-helpers.ts";
 
@@ -218,6 +222,34 @@ clientDescribe("containerd 1.6: ctr and tsrunc's shim", missing("containerd", "c
       expect(waitFor(() => status("pod-b") === "STOPPED", 10_000)).toBe(true);
       expect(ctr(["task", "delete", "pod-b"]).status).toBe(0);
       expect(waitFor(() => !alive(shim!), 10_000)).toBe(true);
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    "updates a running task's resources as the CRI asks (Update over ttrpc), refuses bad ones leaving it as it was, says checkpoint is unsupported",
+    async () => {
+      const id = "update";
+      expect(ctrRun(id, ["-d", "--memory-limit", String(32 << 20)], ["sleep", "1000"]).status).toBe(0);
+      // ctr 1.6 has no `task update`: the shim's own socket, as containerd's CRI calls it.
+      const client = await TtrpcClient.connect(inDaemon(shimSocketPath(sock, "default", id)));
+      const call = async (method: keyof typeof M.TASK_METHODS, req: object) => {
+        const { request, response } = M.TASK_METHODS[method];
+        return decode(response as MessageDesc<unknown>, await client.call(M.TASK_SERVICE, method, encode(request as MessageDesc<object>, req)));
+      };
+      const resources = (r: object) => ({ type_url: "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources", value: new TextEncoder().encode(JSON.stringify(r)) });
+      try {
+        await call("Update", { id, resources: resources({ memory: { limit: 64 << 20 }, pids: { limit: 50 } }) });
+        expect(memoryLimit(cg(id))).toBe(64 << 20);
+        const pids = cgroupHierarchies().map((h) => join(h, cg(id), "pids.max")).find((f) => existsSync(f));
+        expect(readFileSync(pids!, "utf8").trim()).toBe("50");
+        await expect(call("Update", { id, resources: resources({ memory: { limit: "lots" } }) })).rejects.toMatchObject({ code: 3 });
+        expect(memoryLimit(cg(id))).toBe(64 << 20);
+        await expect(call("Checkpoint", { id, path: join(dir, "cp") })).rejects.toMatchObject({ code: 12, message: "checkpoint is not supported by tsrunc" });
+        await expect(call("State", { id: "nope", exec_id: "" })).rejects.toMatchObject({ code: 5, message: "container nope: not found" });
+      } finally {
+        client.close();
+      }
     },
     TEST_TIMEOUT,
   );
