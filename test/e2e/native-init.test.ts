@@ -130,6 +130,16 @@ function outFile(): [number, () => string] {
   return [fd, () => fs.readFileSync(p, "utf8")];
 }
 
+/** fn with a host file for the init's stdout (its fd and a reader), closed after. */
+async function withOutFile<T>(fn: (out: number, read: () => string) => Promise<T>): Promise<T> {
+  const [out, read] = outFile();
+  try {
+    return await fn(out, read);
+  } finally {
+    fs.closeSync(out);
+  }
+}
+
 const bb = (script: string): InitOp => ({ op: "exec", candidates: ["/bin/busybox"], argv: ["sh", "-c", script], envp: ["PATH=/bin"] });
 
 /** Private mounts, rootfs bound onto itself, /proc mounted inside, pivot_root. */
@@ -234,8 +244,7 @@ describe.skipIf(!isRoot)("native init (root)", () => {
   });
 
   it("keeps a symlinked mount target inside the rootfs", async () => {
-    const [out, read] = outFile();
-    try {
+    await withOutFile(async (out, read) => {
       const r = await run({
         cloneFlags: CLONE_NEWNS,
         rootfs,
@@ -257,9 +266,7 @@ describe.skipIf(!isRoot)("native init (root)", () => {
       const ours = mounts.filter((m) => m.source === "tsrunc-escape");
       expect(ours.map((m) => m.point)).toEqual([path.join(rootfs, "etc")]);
       expect(fs.existsSync("/etc/made-inside")).toBe(false);
-    } finally {
-      fs.closeSync(out);
-    }
+    });
   });
 
   it("creates directories, files, nodes and symlinks only inside the rootfs", async () => {
@@ -305,8 +312,7 @@ describe.skipIf(!isRoot)("native init (root)", () => {
   });
 
   it("joins a user namespace mapped by the parent during a sync", async () => {
-    const [out, read] = outFile();
-    try {
+    await withOutFile(async (out, read) => {
       const r = await run(
         {
           cloneFlags: CLONE_NEWUSER,
@@ -332,9 +338,7 @@ describe.skipIf(!isRoot)("native init (root)", () => {
       const [uid, gid, map] = read().trim().split("\n");
       expect([uid, gid]).toEqual(["0", "0"]);
       expect(map!.trim().split(/\s+/)).toEqual(["0", "100000", "65536"]);
-    } finally {
-      fs.closeSync(out);
-    }
+    });
   });
 
   it("aborts quietly on a non-zero sync reply", async () => {
@@ -349,8 +353,7 @@ describe.skipIf(!isRoot)("native init (root)", () => {
   });
 
   it("forkParent after unshare(CLONE_NEWPID) makes the init pid 1", async () => {
-    const [out, read] = outFile();
-    try {
+    await withOutFile(async (out, read) => {
       const r = await run({
         cloneFlags: CLONE_NEWNS,
         rootfs,
@@ -368,9 +371,7 @@ describe.skipIf(!isRoot)("native init (root)", () => {
       expect(r.first).toEqual({ code: 0, signal: null }); // the intermediate
       expect(r.init).toEqual({ code: 0, signal: null });
       expect(read()).toBe("sh\n1\n");
-    } finally {
-      fs.closeSync(out);
-    }
+    });
   });
 
   it("waits for start on the exec fifo", async () => {
@@ -600,9 +601,8 @@ describe.skipIf(!isRoot)("native init (root)", () => {
       fs.mkdirSync(path.join(rootfs, name), { mode: 0o700 });
       fs.chownSync(path.join(rootfs, name), uid, uid);
     }
-    const attempt = async (cwd: string, rootCaps: bigint) => {
-      const [out, read] = outFile();
-      try {
+    const attempt = (cwd: string, rootCaps: bigint) =>
+      withOutFile(async (out, read) => {
         const r = await run({
           cloneFlags: CLONE_NEWNS,
           rootfs,
@@ -618,10 +618,7 @@ describe.skipIf(!isRoot)("native init (root)", () => {
           ],
         });
         return { r, out: read() };
-      } finally {
-        fs.closeSync(out);
-      }
-    };
+      });
     try {
       // Root enters; uid 1000 could not, and is not asked to.
       const a = await attempt("/root", capPrm);
@@ -648,8 +645,7 @@ describe.skipIf(!isRoot)("native init (root)", () => {
     fs.writeFileSync(path.join(dir, "secretdir", "inside"), "x");
     fs.writeFileSync(path.join(dir, "secret"), "s3cret");
     fs.mkdirSync(path.join(dir, "ro"));
-    const [out, read] = outFile();
-    try {
+    await withOutFile(async (out, read) => {
       const r = await run({
         cloneFlags: CLONE_NEWNS,
         rootfs,
@@ -673,14 +669,11 @@ describe.skipIf(!isRoot)("native init (root)", () => {
       expect(read()).toBe("[]\n[]\ndir-ro\nro\n");
       // The host's view is untouched.
       expect(fs.readFileSync(path.join(dir, "secret"), "utf8")).toBe("s3cret");
-    } finally {
-      fs.closeSync(out);
-    }
+    });
   });
 
   it("moveRoot (--no-pivot) and a read-only remount of /", async () => {
-    const [out, read] = outFile();
-    try {
+    await withOutFile(async (out, read) => {
       const r = await run({
         cloneFlags: CLONE_NEWNS,
         rootfs,
@@ -696,9 +689,7 @@ describe.skipIf(!isRoot)("native init (root)", () => {
       });
       expect(r.init).toEqual({ code: 0, signal: null });
       expect(read()).toBe("/bin/busybox\nro\n");
-    } finally {
-      fs.closeSync(out);
-    }
+    });
   });
 
   it("setns joins another init's namespace", async () => {
@@ -759,8 +750,7 @@ describe.skipIf(!isRoot)("native init (root)", () => {
       dv.setUint32(i * 8 + 4, k >>> 0, true);
     });
     const target = fresh("seccomp-dir");
-    const [out, read] = outFile();
-    try {
+    await withOutFile(async (out, read) => {
       const r = await run({
         cloneFlags: 0,
         rootfs,
@@ -776,9 +766,7 @@ describe.skipIf(!isRoot)("native init (root)", () => {
       expect(r.init).toEqual({ code: 0, signal: null });
       expect(read()).toBe("i686\ndenied\n");
       expect(fs.existsSync(target)).toBe(false);
-    } finally {
-      fs.closeSync(out);
-    }
+    });
   });
 
   it("refuses a malformed plan buffer before cloning", () => {
