@@ -130,6 +130,12 @@ function outFile(): [number, () => string] {
   return [fd, () => fs.readFileSync(p, "utf8")];
 }
 
+/** The init's stdout to fd `out`, nothing else of ours inherited. */
+const stdoutTo = (out: number): InitOp[] => [
+  { op: "dup2", from: out, to: 1 },
+  { op: "cloexecFrom", from: 3 },
+];
+
 /** fn with a host file for the init's stdout (its fd and a reader), closed after. */
 async function withOutFile<T>(fn: (out: number, read: () => string) => Promise<T>): Promise<T> {
   const [out, read] = outFile();
@@ -173,8 +179,7 @@ describe.skipIf(!isRoot)("native init (root)", () => {
         cloneFlags: CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC,
         rootfs,
         ops: [
-          { op: "dup2", from: out, to: 1 },
-          { op: "cloexecFrom", from: 3 },
+          ...stdoutTo(out),
           ...enterRootfs(),
           { op: "sethostname", name: "tsrunc-e2e" },
           { op: "sync", tag: 42 },
@@ -249,8 +254,7 @@ describe.skipIf(!isRoot)("native init (root)", () => {
         cloneFlags: CLONE_NEWNS,
         rootfs,
         ops: [
-          { op: "dup2", from: out, to: 1 },
-          { op: "cloexecFrom", from: 3 },
+          ...stdoutTo(out),
           { op: "mount", source: null, target: "/", fstype: null, flags: MS_REC | MS_PRIVATE, data: null, inRoot: false },
           // "escape" -> "/../../etc": must land on <rootfs>/etc, not the host's /etc.
           { op: "mount", source: "tsrunc-escape", target: "/escape", fstype: "tmpfs", flags: 0, data: "size=1m", inRoot: true },
@@ -322,8 +326,7 @@ describe.skipIf(!isRoot)("native init (root)", () => {
             { op: "setgroups", gids: [] },
             { op: "setresgid", gid: 0 },
             { op: "setresuid", uid: 0 },
-            { op: "dup2", from: out, to: 1 },
-            { op: "cloexecFrom", from: 3 },
+            ...stdoutTo(out),
             bb("id -u; id -g; cat /proc/self/uid_map"),
           ],
         },
@@ -360,8 +363,7 @@ describe.skipIf(!isRoot)("native init (root)", () => {
         ops: [
           { op: "unshare", flags: CLONE_NEWPID },
           { op: "forkParent" },
-          { op: "dup2", from: out, to: 1 },
-          { op: "cloexecFrom", from: 3 },
+          ...stdoutTo(out),
           ...enterRootfs(),
           { op: "exec", candidates: ["/bin/sh"], argv: ["sh", "-c", "cat /proc/1/comm; echo $$"], envp: [] },
         ],
@@ -386,8 +388,7 @@ describe.skipIf(!isRoot)("native init (root)", () => {
           cloneFlags: 0,
           rootfs,
           ops: [
-            { op: "dup2", from: out, to: 1 },
-            { op: "cloexecFrom", from: 3 },
+            ...stdoutTo(out),
             { op: "waitStart", dirFd: fifoDir, name: path.basename(fifo) },
             bb("echo started"),
           ],
@@ -566,8 +567,7 @@ describe.skipIf(!isRoot)("native init (root)", () => {
         cloneFlags: 0,
         rootfs,
         ops: [
-          { op: "dup2", from: out, to: 1 },
-          { op: "cloexecFrom", from: 3 },
+          ...stdoutTo(out),
           { op: "setrlimit", resource: 7 /* RLIMIT_NOFILE */, soft: 1000n, hard: 1000n },
           { op: "setrlimit", resource: 4 /* RLIMIT_CORE */, soft: 0n, hard: (1n << 64n) - 1n },
           { op: "umask", mask: 0o027 },
@@ -607,8 +607,7 @@ describe.skipIf(!isRoot)("native init (root)", () => {
           cloneFlags: CLONE_NEWNS,
           rootfs,
           ops: [
-            { op: "dup2", from: out, to: 1 },
-            { op: "cloexecFrom", from: 3 },
+            ...stdoutTo(out),
             ...enterRootfs(),
             { op: "capset", effective: rootCaps, permitted: capPrm, inheritable: 0n },
             { op: "tryChdir", path: cwd },
@@ -650,8 +649,7 @@ describe.skipIf(!isRoot)("native init (root)", () => {
         cloneFlags: CLONE_NEWNS,
         rootfs,
         ops: [
-          { op: "dup2", from: out, to: 1 },
-          { op: "cloexecFrom", from: 3 },
+          ...stdoutTo(out),
           { op: "mount", source: null, target: "/", fstype: null, flags: MS_REC | MS_PRIVATE, data: null, inRoot: false },
           { op: "maskPath", path: "/maskme/secret" },
           { op: "maskPath", path: "/maskme/secretdir" },
@@ -678,8 +676,7 @@ describe.skipIf(!isRoot)("native init (root)", () => {
         cloneFlags: CLONE_NEWNS,
         rootfs,
         ops: [
-          { op: "dup2", from: out, to: 1 },
-          { op: "cloexecFrom", from: 3 },
+          ...stdoutTo(out),
           { op: "mount", source: null, target: "/", fstype: null, flags: MS_REC | MS_PRIVATE, data: null, inRoot: false },
           { op: "mount", source: rootfs, target: rootfs, fstype: null, flags: MS_BIND | MS_REC, data: null, inRoot: false },
           { op: "moveRoot", rootfs },
@@ -711,8 +708,7 @@ describe.skipIf(!isRoot)("native init (root)", () => {
               rootfs,
               ops: [
                 { op: "setns", path: `/proc/${s.pid}/ns/uts`, nstype: CLONE_NEWUTS },
-                { op: "dup2", from: out, to: 1 },
-                { op: "cloexecFrom", from: 3 },
+                ...stdoutTo(out),
                 bb("hostname"),
               ],
             });
@@ -755,8 +751,7 @@ describe.skipIf(!isRoot)("native init (root)", () => {
         cloneFlags: 0,
         rootfs,
         ops: [
-          { op: "dup2", from: out, to: 1 },
-          { op: "cloexecFrom", from: 3 },
+          ...stdoutTo(out),
           { op: "personality", persona: 0x0008 /* PER_LINUX32 */ },
           { op: "prctl", option: 38 /* PR_SET_NO_NEW_PRIVS */, arg2: 1, arg3: 0 },
           { op: "seccomp", flags: 0, program: prog },
