@@ -150,7 +150,7 @@ export async function serve(f: ShimFlags, log: Logger): Promise<number> {
   // A socket file left by a shim that died: start found nobody answering on it.
   rmSync(f.socket, { force: true });
   await server.listen(f.socket);
-  log.debug(`serving ${f.socket}`);
+  log.debug(`serving ${f.socket}, ${performance.now().toFixed(1)} ms after exec`);
   tellStarterReady();
   // Create comes next: load what it needs (the validator, the plan, seccomp; exec's) while
   // containerd is still busy with `start`'s answer.
