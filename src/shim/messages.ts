@@ -473,3 +473,15 @@ export const RuncOptions: MessageDesc<RuncOptions> = message("containerd.runc.v1
   { name: "criu_image_path", no: 10, type: "string" },
   { name: "criu_work_path", no: 11, type: "string" },
 ]);
+
+// containerd's generic runtime options (pkg/runtimeoptions/v1/api.proto): what containerd's CRI
+// and `ctr run --runtime-config-path` send a runtime that is not runc's shim.
+export interface RuntimeConfigOptions {
+  type_url: string;
+  config_path: string;
+}
+/** Type URL "runtimeoptions.v1.Options". */
+export const RuntimeConfigOptions: MessageDesc<RuntimeConfigOptions> = message("runtimeoptions.v1.Options", [
+  { name: "type_url", no: 1, type: "string" },
+  { name: "config_path", no: 2, type: "string" },
+]);

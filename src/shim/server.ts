@@ -6,7 +6,7 @@ import { anyIs, decode, encode, packAny, timestampFromDate, type MessageDesc } f
 import { publishEvent, TtrpcClient, TtrpcError, TtrpcServer } from "./ttrpc.ts";
 import { Code, ServiceError, TaskService, type ShimEvent } from "./service.ts";
 import { taskMetrics } from "./metrics.ts";
-import type { RuntimeOptions } from "./options.ts";
+import { optionsFromFile, type RuntimeOptions } from "./options.ts";
 import type { Logger } from "../runtime/log.ts";
 import { READY_FD_ENV, type ShimFlags } from "./main.ts";
 
@@ -61,9 +61,21 @@ class Publisher {
 /** CreateTaskRequest.options: runc's options, the ones a runc-like runtime is configured with. */
 function runtimeOptions(any: M.Any | undefined): RuntimeOptions {
   if (!any || any.value.length === 0) return {};
-  if (!anyIs(M.RuncOptions, any)) throw new ServiceError(Code.INVALID_ARGUMENT, `unsupported runtime options type ${JSON.stringify(any.type_url)}`);
-  const o = decode(M.RuncOptions, any.value);
-  return { root: o.root, systemd_cgroup: o.systemd_cgroup, no_pivot_root: o.no_pivot_root, no_new_keyring: o.no_new_keyring };
+  if (anyIs(M.RuncOptions, any)) {
+    const o = decode(M.RuncOptions, any.value);
+    return { root: o.root, systemd_cgroup: o.systemd_cgroup, no_pivot_root: o.no_pivot_root, no_new_keyring: o.no_new_keyring };
+  }
+  // What containerd's CRI sends a runtime type other than runc's: a config file, if any.
+  if (anyIs(M.RuntimeConfigOptions, any)) {
+    const path = decode(M.RuntimeConfigOptions, any.value).config_path;
+    if (!path) return {};
+    try {
+      return optionsFromFile(path);
+    } catch (e) {
+      throw new ServiceError(Code.INVALID_ARGUMENT, (e as Error).message);
+    }
+  }
+  throw new ServiceError(Code.INVALID_ARGUMENT, `unsupported runtime options type ${JSON.stringify(any.type_url)}`);
 }
 
 /** `start` waits on a pipe for the word that the socket listens (main.ts READY_FD_ENV). */

@@ -4,7 +4,7 @@
 // own root, state and sockets under a temp dir, /run a private tmpfs in its mount namespace) and
 // finds the shim on its PATH in dist/. Root only; skipped without containerd and ctr.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
@@ -250,6 +250,26 @@ clientDescribe("containerd 1.6: ctr and tsrunc's shim", missing("containerd", "c
       } finally {
         client.close();
       }
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    "takes runc's options from a runtime config file, as containerd's CRI passes them (ConfigPath), and refuses a bad one",
+    () => {
+      const config = join(dir, "tsrunc-shim.toml");
+      writeFileSync(config, '# the shim\'s options\nRoot = "/run/tsrunc-alt"\nNoNewKeyring = true\n');
+      const id = "config";
+      expect(ctrRun(id, ["-d", "--runtime-config-path", config], ["sleep", "1000"]).status).toBe(0);
+      expect(existsSync(inDaemon(`/run/tsrunc-alt/default/${id}/state.json`))).toBe(true);
+      expect(existsSync(runtimeState(id))).toBe(false);
+      ctrRemove(ctr, id);
+      expect(existsSync(inDaemon(`/run/tsrunc-alt/default/${id}`))).toBe(false);
+
+      writeFileSync(config, "SystemdCgroup = 1\n");
+      const bad = ctrRun("badconfig", ["--rm", "--runtime-config-path", config], ["true"]);
+      expect(bad.status).toBe(1);
+      expect(bad.stderr).toContain(`runtime config ${config}: SystemdCgroup must be a boolean`);
     },
     TEST_TIMEOUT,
   );
