@@ -431,7 +431,9 @@ unsafe fn check_exec(candidates: &[std::ffi::CString]) -> Res {
             libc::X_OK as c_long,
             libc::AT_EACCESS as c_long,
         ));
-        if r == Err(libc::ENOSYS) {
+        // ENOSYS: an old kernel or runc's seccomp stub; EPERM: a deny-by-default profile that
+        // names newer syscalls but not this one (Go's Faccessat, runc's, falls back on both).
+        if r == Err(libc::ENOSYS) || r == Err(libc::EPERM) {
             r = check(libc::syscall(libc::SYS_faccessat, AT_FDCWD as c_long, c.as_ptr(), libc::X_OK as c_long));
         }
         let e = match r {
