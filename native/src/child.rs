@@ -548,7 +548,11 @@ unsafe fn run_op(st: &mut State, op: &Op) -> Res {
             let mut buf = [0u8; PATH_MAX];
             let (dir, off) = resolve_parent(st, path, &mut buf)?;
             let name = buf.as_ptr().add(off);
-            check(syscall(SYS_mknodat, dir.0 as c_long, name, *mode as c_long, *dev as c_long))?;
+            // The node gets its fileMode whatever the inherited umask (runc: umask 0 around createDevices).
+            let old_mask = syscall(SYS_umask, 0 as c_long);
+            let r = check(syscall(SYS_mknodat, dir.0 as c_long, name, *mode as c_long, *dev as c_long));
+            syscall(SYS_umask, old_mask);
+            r?;
             let fl = AT_SYMLINK_NOFOLLOW as c_long;
             check(syscall(SYS_fchownat, dir.0 as c_long, name, *uid as c_long, *gid as c_long, fl)).map(|_| ())
         }
