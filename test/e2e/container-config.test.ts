@@ -302,6 +302,20 @@ describe.skipIf(!isRoot || !haveBinary)("rootfs and devices", () => {
     }
   });
 
+  it("runs with every rootfsPropagation runc runs with, and refuses the unbindable ones as runc", () => {
+    // "shared" makes / shared before the rootfs is bound: pivot_root needs its parent private again
+    for (const prop of ["shared", "rshared", "slave", "rslave", "private", "rprivate", "unbindable", "runbindable"]) {
+      const b = bundle((c) => {
+        c.linux.rootfsPropagation = prop;
+        c.process.args = ["echo", "ran"];
+      });
+      const o = tsrunc(b, ["run", b.id]);
+      const t = runc(b, ["run", b.id]);
+      expect({ prop, status: o.status, stdout: o.stdout }).toEqual({ prop, status: t.status, stdout: t.stdout });
+      expect(o.status === 0).toBe(!prop.endsWith("unbindable"));
+    }
+  });
+
   it("denies devices outside the allow list (v1 device cgroup)", () => {
     // CAP_MKNOD so that the node can be made (the cgroup allows mknod); opening it must still fail
     const b = bundle((c) => {
