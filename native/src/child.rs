@@ -431,7 +431,9 @@ unsafe fn check_exec(candidates: &[std::ffi::CString]) -> Res {
             libc::X_OK as c_long,
             libc::AT_EACCESS as c_long,
         ));
-        if r == Err(libc::ENOSYS) {
+        // ENOSYS: an old kernel or runc's seccomp stub; EPERM: a deny-by-default profile that
+        // names newer syscalls but not this one (Go's Faccessat, runc's, falls back on both).
+        if r == Err(libc::ENOSYS) || r == Err(libc::EPERM) {
             r = check(libc::syscall(libc::SYS_faccessat, AT_FDCWD as c_long, c.as_ptr(), libc::X_OK as c_long));
         }
         let e = match r {
@@ -546,7 +548,11 @@ unsafe fn run_op(st: &mut State, op: &Op) -> Res {
             let mut buf = [0u8; PATH_MAX];
             let (dir, off) = resolve_parent(st, path, &mut buf)?;
             let name = buf.as_ptr().add(off);
-            check(syscall(SYS_mknodat, dir.0 as c_long, name, *mode as c_long, *dev as c_long))?;
+            // The node gets its fileMode whatever the inherited umask (runc: umask 0 around createDevices).
+            let old_mask = syscall(SYS_umask, 0 as c_long);
+            let r = check(syscall(SYS_mknodat, dir.0 as c_long, name, *mode as c_long, *dev as c_long));
+            syscall(SYS_umask, old_mask);
+            r?;
             let fl = AT_SYMLINK_NOFOLLOW as c_long;
             check(syscall(SYS_fchownat, dir.0 as c_long, name, *uid as c_long, *gid as c_long, fl)).map(|_| ())
         }

@@ -36,6 +36,8 @@ export interface MountInfoEntry {
   /** Root of the mount within its file system (for cgroup: the cgroup path the mount shows). */
   root: string;
   mountpoint: string;
+  /** The optional fields ("shared:2", "master:1" …). */
+  optional: string[];
   fstype: string;
   source: string;
   superOptions: string[];
@@ -58,6 +60,7 @@ export function parseMountInfo(text: string): MountInfoEntry[] {
       parentId: Number(fields[1]),
       root: unescapeMountField(fields[3]!),
       mountpoint: unescapeMountField(fields[4]!),
+      optional: fields.slice(6, sep),
       fstype: fields[sep + 1]!,
       source: unescapeMountField(fields[sep + 2]!),
       superOptions: (fields[sep + 3] ?? "").split(",").filter(Boolean),

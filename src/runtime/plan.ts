@@ -9,6 +9,7 @@ import { seccompInitOp } from "../security/seccomp.ts";
 import * as L from "./linux.ts";
 import { flagsToAttrs, parseMountOptions } from "./mounts.ts";
 import { DEFAULT_DEVICES } from "./devices.ts";
+import { type MountInfoEntry, parseMountInfo } from "../cgroups/detect.ts";
 import { resolveInRoot } from "./securejoin.ts";
 import { inUserNamespace, setgroupsDenied } from "./userns.ts";
 import { joinedNamespaces, rank, SYNC_DONE, SYNC_HOOKS, SYNC_READY, SYNC_SETUP } from "./protocol.ts";
@@ -42,6 +43,9 @@ export interface PlanInput {
   /** The runtime itself runs in a user namespace (rootless podman), where mknod is refused even
    * to its root. Default: looked up. */
   inUserns?: boolean;
+  /** Text of /proc/self/mountinfo, for the rootfs's parent mount (read only when a
+   * rootfsPropagation can leave it shared). Default: read. */
+  mountinfo?: string;
   /** /proc/self/setgroups says "deny": so will a user namespace the init makes. Default: looked up. */
   setgroupsDenied?: boolean;
   /** Fds of this process to become the init's 0, 1 and 2 (the shim's pipes); absent: ours are
@@ -264,6 +268,11 @@ export function buildPlan(input: PlanInput): BuiltPlan {
     // Nothing done in here may propagate back to the host.
     const rootProp = propagationFlag(linux.rootfsPropagation) ?? L.MS_SLAVE | L.MS_REC;
     o.add({ op: "mount", source: null, target: "/", fstype: null, flags: rootProp, data: null, inRoot: false }, "set the propagation of /");
+    // As runc: the rootfs's parent mount made private if it is shared now, or pivot_root fails
+    // (EINVAL) and the rootfs bind would propagate back to the host.
+    const parent = sharedRootfsParent(input, rootProp);
+    if (parent !== null)
+      o.add({ op: "mount", source: null, target: parent, fstype: null, flags: L.MS_PRIVATE, data: null, inRoot: false }, `make ${parent} private`);
   }
   o.add({ op: "mount", source: input.rootfs, target: input.rootfs, fstype: null, flags: L.MS_BIND | L.MS_REC, data: null, inRoot: false }, `bind ${input.rootfs} onto itself`);
 
@@ -329,14 +338,35 @@ export function buildPlan(input: PlanInput): BuiltPlan {
 }
 
 
+/** runc's mapping: the spec's four names for the mount alone, their r-forms recursive. */
 function propagationFlag(p: string | undefined): number | undefined {
   switch (p) {
-    case "shared": return L.MS_SHARED | L.MS_REC;
-    case "slave": return L.MS_SLAVE | L.MS_REC;
-    case "private": return L.MS_PRIVATE | L.MS_REC;
-    case "unbindable": return L.MS_UNBINDABLE | L.MS_REC;
+    case "shared": return L.MS_SHARED;
+    case "slave": return L.MS_SLAVE;
+    case "private": return L.MS_PRIVATE;
+    case "unbindable": return L.MS_UNBINDABLE;
+    case "rshared": return L.MS_SHARED | L.MS_REC;
+    case "rslave": return L.MS_SLAVE | L.MS_REC;
+    case "rprivate": return L.MS_PRIVATE | L.MS_REC;
+    case "runbindable": return L.MS_UNBINDABLE | L.MS_REC;
     default: return undefined;
   }
+}
+
+/** The mount the rootfs is on (runc's getParentMount: the longest mount point above or at it),
+ * when it will be shared once `rootProp` is applied to / in the container's new mount namespace
+ * (a copy of ours, peer groups kept); else null. */
+function sharedRootfsParent(input: PlanInput, rootProp: number): string | null {
+  // Applied recursively and not shared: no mount can be shared, no need to look.
+  if (rootProp & L.MS_REC && !(rootProp & L.MS_SHARED)) return null;
+  const mounts = parseMountInfo(input.mountinfo ?? readFileSync("/proc/self/mountinfo", "utf8"));
+  const under = (mp: string) => mp === "/" || input.rootfs === mp || input.rootfs.startsWith(mp + "/");
+  let parent: MountInfoEntry | undefined;
+  for (const m of mounts) if (under(m.mountpoint) && m.mountpoint.length >= (parent?.mountpoint.length ?? 0)) parent = m;
+  if (!parent) return null;
+  const touched = parent.mountpoint === "/" || (rootProp & L.MS_REC) !== 0;
+  const shared = touched ? (rootProp & L.MS_SHARED) !== 0 : parent.optional.some((f) => f.startsWith("shared:"));
+  return shared ? parent.mountpoint : null;
 }
 
 function devOps(o: Ops, linux: Spec, userns: boolean): void {

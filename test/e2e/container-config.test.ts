@@ -284,6 +284,38 @@ describe.skipIf(!isRoot || !haveBinary)("rootfs and devices", () => {
     expect(ours).toBe(theirs);
   });
 
+  it("gives device nodes their fileMode whatever the runtime's umask, as runc (umask 0 around mknod)", () => {
+    const b = bundle((c) => {
+      c.linux.devices = [
+        { path: "/dev/fuse", type: "c", major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0 },
+        { path: "/dev/loop-test", type: "b", major: 7, minor: 200, fileMode: 0o660, uid: 0, gid: 0 },
+      ];
+      c.process.args = ["sh", "-c", "ls -l /dev/fuse /dev/loop-test /dev/null /dev/zero | cut -c1-10"];
+    });
+    const old = process.umask(0o022);
+    try {
+      const { ours, theirs } = both(b);
+      expect(ours).toBe("crw-rw-rw-\nbrw-rw----\ncrw-rw-rw-\ncrw-rw-rw-\n");
+      expect(ours).toBe(theirs);
+    } finally {
+      process.umask(old);
+    }
+  });
+
+  it("runs with every rootfsPropagation runc runs with, and refuses the unbindable ones as runc", () => {
+    // "shared" makes / shared before the rootfs is bound: pivot_root needs its parent private again
+    for (const prop of ["shared", "rshared", "slave", "rslave", "private", "rprivate", "unbindable", "runbindable"]) {
+      const b = bundle((c) => {
+        c.linux.rootfsPropagation = prop;
+        c.process.args = ["echo", "ran"];
+      });
+      const o = tsrunc(b, ["run", b.id]);
+      const t = runc(b, ["run", b.id]);
+      expect({ prop, status: o.status, stdout: o.stdout }).toEqual({ prop, status: t.status, stdout: t.stdout });
+      expect(o.status === 0).toBe(!prop.endsWith("unbindable"));
+    }
+  });
+
   it("denies devices outside the allow list (v1 device cgroup)", () => {
     // CAP_MKNOD so that the node can be made (the cgroup allows mknod); opening it must still fail
     const b = bundle((c) => {

@@ -33,6 +33,12 @@ const SHELL = [
   "fstatfs", "statfs",
 ];
 
+/** What both inits do after the filter when it is loaded before the identity switch (no no_new_privs). */
+const IDENTITY = [
+  "setgroups", "setgid", "setuid", "setresgid", "setresuid", "capget", "capset", "chdir", "getcwd", "close_range",
+  "epoll_create1", "epoll_ctl", "epoll_pwait", "getdents64", "pread64", "write", "prctl", "newfstatat", "statx", "fchdir",
+];
+
 function sh(script: string, seccomp: any, mutate: (c: any) => void = () => {}): Bundle {
   return bundle((c) => {
     c.process.args = ["sh", "-c", script];
@@ -125,6 +131,21 @@ describe.skipIf(!isRoot || !haveBinary)("seccomp", () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toBe("hello\nlisted\ndirs\ntouch=1\nSeccomp:\t2\n");
     expect(r.stderr).toBe("touch: /tmp/f: Operation not permitted\n");
+  });
+
+  it("execs under an allow list that names syscalls newer than faccessat2 but not faccessat2 itself", () => {
+    // faccessat2 (439) then gets the default EPERM, not the stub's ENOSYS (landlock is 444..446):
+    // the init must fall back to faccessat, as Go's Faccessat does for runc (runtime-tools'
+    // default profile is such a list).
+    const profile = {
+      defaultAction: "SCMP_ACT_ERRNO",
+      architectures: ["SCMP_ARCH_X86_64"],
+      syscalls: [{ names: [...SHELL, ...IDENTITY, "faccessat", "access", "landlock_create_ruleset"], action: "SCMP_ACT_ALLOW" }],
+    };
+    // without no_new_privs the filter is loaded before the init looks for the executable
+    const r = agree(sh("echo ran", profile, (c) => (c.process.noNewPrivileges = false)));
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe("ran\n");
   });
 
   it("runs a Docker-like profile as runc does", () => {

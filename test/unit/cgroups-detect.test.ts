@@ -83,6 +83,7 @@ describe("parseMountInfo", () => {
       parentId: 35,
       root: "/mnt 1",
       mountpoint: "/mnt two",
+      optional: ["master:1", "shared:2"],
       fstype: "cgroup",
       source: "my src",
       superOptions: ["rw", "cpu", "cpuacct"],

@@ -186,3 +186,42 @@ describe("the plan", () => {
     expect(ops).toContainEqual({ op: "setrlimit", resource: L.RLIMITS.RLIMIT_NOFILE, soft: 1024n, hard: 1024n });
   });
 });
+
+describe("rootfsPropagation", () => {
+  // / is private on the host; /srv is a shared mount of its own; the rootfs is under one or the other
+  const MOUNTINFO = [
+    "27 1 254:0 / / rw,relatime - ext4 /dev/vda rw",
+    "40 27 254:1 / /srv rw,relatime shared:7 - ext4 /dev/vdb rw",
+    "41 27 0:50 / /srvx rw,relatime shared:8 - tmpfs tmpfs rw",
+  ].join("\n");
+  const rootOps = (prop: string | undefined, rootfs: string) =>
+    buildPlan(input((s) => (prop === undefined ? delete s.linux.rootfsPropagation : (s.linux.rootfsPropagation = prop)), { rootfs, mountinfo: MOUNTINFO })).plan.ops;
+  /** The propagation changes before the rootfs is bound onto itself: [target, flags]. */
+  const before = (ops: InitOp[], rootfs: string) => {
+    const bind = indexOf(ops, (o) => o.op === "mount" && o.source === rootfs && o.target === rootfs);
+    expect(bind).toBeGreaterThan(0);
+    return ops.slice(0, bind).flatMap((o) => (o.op === "mount" && o.source === null ? [[o.target, o.flags]] : []));
+  };
+
+  it("maps the spec's names to the mount alone and runc's r-forms recursively, as runc", () => {
+    for (const [prop, flags] of [
+      ["slave", L.MS_SLAVE], ["private", L.MS_PRIVATE], ["rslave", L.MS_SLAVE | L.MS_REC], ["rprivate", L.MS_PRIVATE | L.MS_REC],
+      ["runbindable", L.MS_UNBINDABLE | L.MS_REC], [undefined, L.MS_SLAVE | L.MS_REC],
+    ] as const)
+      expect(before(rootOps(prop, "/var/c1/rootfs"), "/var/c1/rootfs")).toEqual([["/", flags]]);
+  });
+
+  it("makes the rootfs's parent mount private when it is shared (else pivot_root fails)", () => {
+    // shared on / : / is the parent, now shared
+    expect(before(rootOps("shared", "/var/c1/rootfs"), "/var/c1/rootfs")).toEqual([["/", L.MS_SHARED], ["/", L.MS_PRIVATE]]);
+    // rshared: every mount is shared, the parent is /srv
+    expect(before(rootOps("rshared", "/srv/c1/rootfs"), "/srv/c1/rootfs")).toEqual([["/", L.MS_SHARED | L.MS_REC], ["/srv", L.MS_PRIVATE]]);
+    // slave on / alone leaves /srv shared, as it is on the host
+    expect(before(rootOps("slave", "/srv/c1/rootfs"), "/srv/c1/rootfs")).toEqual([["/", L.MS_SLAVE], ["/srv", L.MS_PRIVATE]]);
+    // the rootfs a mount point itself; /srvx is not a parent of /srv
+    expect(before(rootOps("private", "/srv"), "/srv")).toEqual([["/", L.MS_PRIVATE], ["/srv", L.MS_PRIVATE]]);
+    // recursively slave, or the default: nothing stays shared
+    expect(before(rootOps("rslave", "/srv/c1/rootfs"), "/srv/c1/rootfs")).toEqual([["/", L.MS_SLAVE | L.MS_REC]]);
+    expect(before(rootOps(undefined, "/srv/c1/rootfs"), "/srv/c1/rootfs")).toEqual([["/", L.MS_SLAVE | L.MS_REC]]);
+  });
+});
