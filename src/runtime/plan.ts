@@ -262,7 +262,7 @@ export function buildPlan(input: PlanInput): BuiltPlan {
 
   const ownMountNs = (newFlags & L.CLONE_NEWNS) !== 0;
   if (!ownMountNs && !joins.some((j) => j.type === "mount"))
-    throw new Error("linux.namespaces: a mount namespace is required (runc refuses to run in the host's)");
+    throw new Error("linux.namespaces: tsrunc needs a mount namespace of the container's (unlike runc 1.1, it does not chroot and leave the container's mounts in the host's namespace)");
 
   if (ownMountNs) {
     // Nothing done in here may propagate back to the host.
