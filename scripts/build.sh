@@ -20,7 +20,7 @@ if [ ! -x dist/tsrunc ] || [ "$(cat "$stamp" 2>/dev/null)" != "$commit" ] ||
   bun build --compile --bytecode --format=esm --splitting --minify-syntax \
     --no-compile-autoload-dotenv --no-compile-autoload-bunfig \
     --define "TSRUNC_COMMIT=\"$commit\"" \
-    src/cli/main.ts --outfile dist/tsrunc >/dev/null
+    src/cli/main.ts src/shim/main.ts --outfile dist/tsrunc >/dev/null
   echo "$commit" > "$stamp"
 fi
 # containerd finds a shim by name on PATH; the shim is a mode of the same binary.

@@ -51,7 +51,12 @@ async function help(command?: CommandSpec, stream: NodeJS.WriteStream = process.
 export async function main(argv: string[]): Promise<number> {
   mark("cli modules");
   // containerd finds the shim as dist/containerd-shim-tsrunc-v2, a link to this binary.
-  if (/^containerd-shim-/.test(process.argv0.split("/").pop() ?? "")) return (await import("../shim/main.ts")).shimMain(argv);
+  if (/^containerd-shim-/.test(process.argv0.split("/").pop() ?? "")) {
+    // A separate entry point of the binary (scripts/build.sh), imported by a path the bundler does
+    // not follow: in the CLI's module graph it would cost every command its start-up.
+    const shim = "../shim/main.ts";
+    return ((await import(shim)) as typeof import("../shim/main.ts")).shimMain(argv);
+  }
   // The cheapest path first: `--version` loads nothing.
   if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
     writeOut(versionText());
