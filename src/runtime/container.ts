@@ -7,7 +7,7 @@ import { processStartTime, StateStore, statusOf, type ContainerState, type Statu
 import { silentLogger, type Logger } from "./log.ts";
 import { fdStream, loadCgroupManager, newCgroupManager } from "../cgroups/index.ts";
 import { parseSignal } from "./linux.ts";
-import { exeOf, waitForExec } from "./initproc.ts";
+import { exeOf, exitCode, waitForExec } from "./initproc.ts";
 import { hasHooks } from "./hook-config.ts";
 import { nativeDeviceFilter } from "./devicefilter.ts";
 import { inUserNamespace } from "./userns.ts";
@@ -340,8 +340,7 @@ export class Runtime {
   async waitExit(created: Created): Promise<number> {
     const st = await this.native.waitPidfd(created.pidfd);
     this.native.close(created.pidfd);
-    if (st.signal !== null) return 128 + st.signal;
-    return st.code ?? 0;
+    return exitCode(st);
   }
 }
 

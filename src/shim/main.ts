@@ -6,7 +6,7 @@
 // ttrpc address; `delete` cleans up after a shim that died; without an action the shim serves.
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, constants as fsc } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, constants as fsc } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { VERSION } from "../cli/version.ts";
 
@@ -114,7 +114,6 @@ async function start(f: ShimFlags): Promise<number> {
     }
     rmSync(socket, { force: true });
   }
-  mkdirSync(dirname(socket), { recursive: true, mode: 0o711 });
   // containerd reads the shim's log from the "log" fifo it made in the bundle (and holds open).
   let logFd: number | "ignore" = "ignore";
   try {

@@ -19,7 +19,7 @@ import { type CgroupStats, loadCgroupManager } from "../cgroups/index.ts";
 import { parseKeyValues, parseU64 } from "../cgroups/convert.ts";
 import type { Runtime } from "../runtime/container.ts";
 import { type Any, message, type MessageDesc, packAny } from "./protobuf.ts";
-import { Code, ServiceError } from "./service.ts";
+import { Code, TtrpcError } from "./ttrpc.ts";
 
 /** A uint64 to encode: a bigint keeps values past 2^53 exact ("max" limits); decode gives numbers. */
 export type U64 = number | bigint;
@@ -269,9 +269,9 @@ function keyValues(dir: string, file: string): Map<string, bigint> {
 export function taskMetrics(rt: Runtime, id: string, o: MetricsOptions = {}): Any {
   const state = rt.store.load(id);
   // NOT_FOUND, as runc's shim answers for a container without a cgroup.
-  if (!state?.cgroup) throw new ServiceError(Code.NOT_FOUND, "cgroup does not exist");
+  if (!state?.cgroup) throw new TtrpcError(Code.NOT_FOUND, "cgroup does not exist");
   const cg = loadCgroupManager(state.cgroup, { hugePagesDir: o.hugePagesDir });
-  if (!cg.exists()) throw new ServiceError(Code.NOT_FOUND, "cgroup does not exist");
+  if (!cg.exists()) throw new TtrpcError(Code.NOT_FOUND, "cgroup does not exist");
   const st = cg.stats();
   if (cg.kind === "v2") return packAny(V2Metrics, v2Metrics(cg.paths[""]!, st));
   return packAny(V1Metrics, v1Metrics(cg.paths, st, o));

@@ -3,8 +3,8 @@
 import { closeSync, rmSync, writeSync } from "node:fs";
 import * as M from "./messages.ts";
 import { anyIs, decode, encode, packAny, timestampFromDate, type MessageDesc } from "./protobuf.ts";
-import { publishEvent, TtrpcClient, TtrpcError, TtrpcServer } from "./ttrpc.ts";
-import { Code, ServiceError, TaskService, type ShimEvent } from "./service.ts";
+import { Code, publishEvent, TtrpcClient, TtrpcError, TtrpcServer } from "./ttrpc.ts";
+import { TaskService, type ShimEvent } from "./service.ts";
 import { taskMetrics } from "./metrics.ts";
 import { optionsFromFile, type RuntimeOptions } from "./options.ts";
 import type { Logger } from "../runtime/log.ts";
@@ -72,10 +72,10 @@ function runtimeOptions(any: M.Any | undefined): RuntimeOptions {
     try {
       return optionsFromFile(path);
     } catch (e) {
-      throw new ServiceError(Code.INVALID_ARGUMENT, (e as Error).message);
+      throw new TtrpcError(Code.INVALID_ARGUMENT, (e as Error).message);
     }
   }
-  throw new ServiceError(Code.INVALID_ARGUMENT, `unsupported runtime options type ${JSON.stringify(any.type_url)}`);
+  throw new TtrpcError(Code.INVALID_ARGUMENT, `unsupported runtime options type ${JSON.stringify(any.type_url)}`);
 }
 
 /** `start` waits on a pipe for the word that the socket listens (main.ts READY_FD_ENV). */
@@ -110,7 +110,7 @@ export async function serve(f: ShimFlags, log: Logger): Promise<number> {
   });
 
   const unimplemented = (what: string) => {
-    throw new ServiceError(Code.UNIMPLEMENTED, `${what} is not supported by tsrunc`);
+    throw new TtrpcError(Code.UNIMPLEMENTED, `${what} is not supported by tsrunc`);
   };
   type Handler = (req: never) => unknown;
   const handlers: { [K in keyof typeof M.TASK_METHODS]: Handler } = {
@@ -153,7 +153,7 @@ export async function serve(f: ShimFlags, log: Logger): Promise<number> {
         return encode(response as MessageDesc<unknown>, (res ?? {}) as never);
       } catch (e) {
         log.debug(`${name} failed: ${(e as Error).message}`);
-        if (e instanceof ServiceError) throw new TtrpcError(e.code, e.message);
+        if (e instanceof TtrpcError) throw e;
         throw new TtrpcError(Code.UNKNOWN, (e as Error).message);
       }
     };

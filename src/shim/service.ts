@@ -15,30 +15,11 @@ import type { CgroupManager } from "../cgroups/types.ts";
 import { runtimeRoot, saveOptions, type RuntimeOptions } from "./options.ts";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-
-/** gRPC status codes, as containerd's errdefs map them. */
-export const Code = {
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  FAILED_PRECONDITION: 9,
-  UNIMPLEMENTED: 12,
-} as const;
-
-export class ServiceError extends Error {
-  constructor(readonly code: number, message: string) {
-    super(message);
-  }
-}
-
-/** containerd.v1.types.Status */
-export const TaskStatus = { UNKNOWN: 0, CREATED: 1, RUNNING: 2, STOPPED: 3, PAUSED: 4, PAUSING: 5 } as const;
-
-export interface Any {
-  type_url: string;
-  value: Uint8Array;
-}
+import { exitCode } from "../runtime/initproc.ts";
+import { TaskStatus } from "./messages.ts";
+import { timestampFromDate, type Any } from "./protobuf.ts";
+// Errors carry the gRPC status containerd maps back to its errdefs (not found, already exists…).
+import { Code, TtrpcError } from "./ttrpc.ts";
 
 /** An event for containerd: its topic ("/tasks/exit") and message name ("TaskExit") with fields. */
 export interface ShimEvent {
@@ -124,22 +105,16 @@ class Task {
   ) {}
 }
 
-function exitCode(st: { code: number | null; signal: number | null }): number {
-  return st.signal !== null ? 128 + st.signal : (st.code ?? 0);
+function timestamp(d: Date | undefined) {
+  return d ? timestampFromDate(d) : undefined;
 }
 
-export function timestamp(d: Date | undefined): { seconds: number; nanos: number } | undefined {
-  if (!d) return undefined;
-  const ms = d.getTime();
-  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 };
-}
-
-const notFound = (what: string) => new ServiceError(Code.NOT_FOUND, `${what}: not found`);
+const notFound = (what: string) => new TtrpcError(Code.NOT_FOUND, `${what}: not found`);
 
 /** A runtime failure in the words containerd's runc shim wraps runc's in (with the CLI's prefix
  * for create and exec), so clients print what they print with runc. */
 function runtimeError(e: unknown, what: string): Error {
-  if (e instanceof ServiceError || e instanceof StdioError) return e;
+  if (e instanceof TtrpcError || e instanceof StdioError) return e;
   return new Error(`${what}: ${(e as Error).message}`);
 }
 
@@ -226,13 +201,13 @@ export class TaskService {
     checkpoint: string;
     options?: RuntimeOptions;
   }): Promise<{ pid: number }> {
-    if (r.checkpoint) throw new ServiceError(Code.UNIMPLEMENTED, "tsrunc cannot restore a checkpoint: checkpoint/restore is not supported");
+    if (r.checkpoint) throw new TtrpcError(Code.UNIMPLEMENTED, "tsrunc cannot restore a checkpoint: checkpoint/restore is not supported");
     try {
       validateId(r.id);
     } catch (e) {
-      throw new ServiceError(Code.INVALID_ARGUMENT, (e as Error).message);
+      throw new TtrpcError(Code.INVALID_ARGUMENT, (e as Error).message);
     }
-    if (this.tasks.has(r.id)) throw new ServiceError(Code.ALREADY_EXISTS, `container ${r.id}: already exists`);
+    if (this.tasks.has(r.id)) throw new TtrpcError(Code.ALREADY_EXISTS, `container ${r.id}: already exists`);
     const native = this.o.native;
     const opts = r.options ?? {};
     const rt = this.runtime(opts);
@@ -289,7 +264,7 @@ export class TaskService {
   async start(r: { id: string; exec_id: string }): Promise<{ pid: number }> {
     const t = this.task(r.id);
     const p = this.proc(t, r.exec_id);
-    if (p.status !== "created") throw new ServiceError(Code.FAILED_PRECONDITION, `process ${r.exec_id || r.id} is ${p.status === "running" ? "already running" : "stopped"}`);
+    if (p.status !== "created") throw new TtrpcError(Code.FAILED_PRECONDITION, `process ${r.exec_id || r.id} is ${p.status === "running" ? "already running" : "stopped"}`);
     if (p === t.init) {
       try {
         await t.rt.start(t.id);
@@ -326,22 +301,22 @@ export class TaskService {
 
   async exec(r: { id: string; exec_id: string; terminal: boolean; stdin: string; stdout: string; stderr: string; spec?: Any }): Promise<void> {
     const t = this.task(r.id);
-    if (!r.exec_id) throw new ServiceError(Code.INVALID_ARGUMENT, "exec id must not be empty");
-    if (t.execs.has(r.exec_id)) throw new ServiceError(Code.ALREADY_EXISTS, `id ${r.exec_id}: already exists`);
-    if (t.init.status === "stopped") throw new ServiceError(Code.FAILED_PRECONDITION, "container must be created or running");
-    if (!r.spec) throw new ServiceError(Code.INVALID_ARGUMENT, "exec: no process spec");
+    if (!r.exec_id) throw new TtrpcError(Code.INVALID_ARGUMENT, "exec id must not be empty");
+    if (t.execs.has(r.exec_id)) throw new TtrpcError(Code.ALREADY_EXISTS, `id ${r.exec_id}: already exists`);
+    if (t.init.status === "stopped") throw new TtrpcError(Code.FAILED_PRECONDITION, "container must be created or running");
+    if (!r.spec) throw new TtrpcError(Code.INVALID_ARGUMENT, "exec: no process spec");
     let spec: Record<string, unknown>;
     try {
       spec = JSON.parse(new TextDecoder().decode(r.spec.value));
     } catch (e) {
-      throw new ServiceError(Code.INVALID_ARGUMENT, `exec: the process spec is not JSON: ${(e as Error).message}`);
+      throw new TtrpcError(Code.INVALID_ARGUMENT, `exec: the process spec is not JSON: ${(e as Error).message}`);
     }
     const state = t.rt.store.load(t.id);
     if (!state) throw notFound(`container ${t.id}`);
     const { checkProcess } = await import("../runtime/exec.ts");
     const { formatErrors } = await import("../spec/validate.ts");
     const { errors } = checkProcess(spec, state.config, state.bundle);
-    if (errors.length) throw new ServiceError(Code.INVALID_ARGUMENT, formatErrors(errors, "process"));
+    if (errors.length) throw new TtrpcError(Code.INVALID_ARGUMENT, formatErrors(errors, "process"));
     const paths: StdioPaths = { stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, terminal: r.terminal };
     t.execs.set(r.exec_id, new Proc(r.exec_id, undefined, paths, { ...spec, terminal: r.terminal }));
     this.o.publish({ topic: "/tasks/exec-added", type: "TaskExecAdded", event: { container_id: t.id, exec_id: r.exec_id } });
@@ -411,12 +386,12 @@ export class TaskService {
     const t = this.task(r.id);
     const p = this.proc(t, r.exec_id);
     if (p !== t.init) {
-      if (p.status === "running") throw new ServiceError(Code.FAILED_PRECONDITION, `cannot delete a running process ${p.execId}`);
+      if (p.status === "running") throw new TtrpcError(Code.FAILED_PRECONDITION, `cannot delete a running process ${p.execId}`);
       t.execs.delete(p.execId);
       await p.io?.close();
       return { pid: p.pid, exit_status: p.exitStatus, exited_at: timestamp(p.exitedAt) };
     }
-    if (p.status === "running") throw new ServiceError(Code.FAILED_PRECONDITION, `cannot delete a running container ${t.id}`);
+    if (p.status === "running") throw new TtrpcError(Code.FAILED_PRECONDITION, `cannot delete a running container ${t.id}`);
     // A created init is killed by delete (runc's too); its exit is recorded by watch().
     await t.rt.delete(t.id, true);
     if (p.status !== "stopped") await Promise.race([p.exited, new Promise((res) => setTimeout(res, 5000))]);
@@ -460,19 +435,19 @@ export class TaskService {
       if (!p.io) throw new Error(`process ${p.execId} has not started`);
       p.io.resize(r.width, r.height);
     } catch (e) {
-      throw new ServiceError(Code.FAILED_PRECONDITION, (e as Error).message);
+      throw new TtrpcError(Code.FAILED_PRECONDITION, (e as Error).message);
     }
   }
 
   async update(r: { id: string; resources?: Any }): Promise<void> {
     const t = this.task(r.id);
-    if (!r.resources) throw new ServiceError(Code.INVALID_ARGUMENT, "update: no resources");
+    if (!r.resources) throw new TtrpcError(Code.INVALID_ARGUMENT, "update: no resources");
     const { parseJsonExact, parseResourcesUpdate, updateContainer } = await import("../runtime/update.ts");
     let patch;
     try {
       patch = parseResourcesUpdate(parseJsonExact(new TextDecoder().decode(r.resources.value)), (m) => this.o.log.warn(m));
     } catch (e) {
-      throw new ServiceError(Code.INVALID_ARGUMENT, (e as Error).message);
+      throw new TtrpcError(Code.INVALID_ARGUMENT, (e as Error).message);
     }
     updateContainer(t.rt, t.id, patch);
   }

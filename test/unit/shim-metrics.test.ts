@@ -12,7 +12,7 @@ import {
   taskMetrics, V1MemoryEntry, V1Metrics, V2Metrics, type U64,
 } from "../../src/shim/metrics.ts";
 import { decode, encode, type MessageDesc } from "../../src/shim/protobuf.ts";
-import { ServiceError } from "../../src/shim/service.ts";
+import { TtrpcError } from "../../src/shim/ttrpc.ts";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const V1_NO_LIMIT = "9223372036854771712"; // a v1 "unlimited": 2^63 - 4096, past 2^53
@@ -188,7 +188,7 @@ describe("taskMetrics on cgroup v1", () => {
     const cg = v1Cgroup();
     const rt = runtimeWith("c1", cg);
     for (const s of V1_SUBSYSTEMS) rmSync(cg.paths[s]!, { recursive: true });
-    expect(() => taskMetrics(rt, "c1")).toThrow(ServiceError);
+    expect(() => taskMetrics(rt, "c1")).toThrow(TtrpcError);
     expect(() => taskMetrics(rt, "c1")).toThrow("cgroup does not exist");
   });
 });
